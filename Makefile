@@ -1,0 +1,56 @@
+# Outreach: `make run` to try it, `make test` to check it. See README.md.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app wsgi
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+PYTEST_WORKERS ?= 2
+
+.PHONY: run setup test lint format bench clean install install-dev db-upgrade worker scheduler
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## Set up the development database (SQLite in instance/ unless DATABASE_URL says otherwise).
+setup: install
+	$(FLASK) db upgrade
+	$(FLASK) calendar load
+	$(FLASK) demo load
+
+## Run the app with demo data and the development mail catcher (http://127.0.0.1:5000).
+run: setup
+	HOST=$(HOST) PORT=$(PORT) FLASK="$(FLASK)" scripts/run-dev.sh
+
+db-upgrade: install
+	$(FLASK) db upgrade
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Lint, then the whole suite on SQLite and (when it answers on 127.0.0.1:5432) PostgreSQL.
+test: lint
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+
+bench: install-dev
+	$(BIN)/python bench/import_contacts.py
+	$(BIN)/python bench/segments.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

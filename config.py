@@ -1,0 +1,113 @@
+"""Settings read from the environment.
+
+`create_app()` picks a class from `FLASK_CONFIG` (development, testing, production); every value can
+be overridden by an environment variable of the same name. Production refuses to start without a
+`SECRET_KEY`; only development and testing have a built-in one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+class Config:
+    """Values shared by every environment; read when the app is created, not at import."""
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = os.environ.get("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
+            "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'outreach.db'}"
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
+        self.TIMEZONE = os.environ.get("OUTREACH_TIMEZONE", "Europe/Zurich")
+        self.ORGANISATION_NAME = os.environ.get("ORGANISATION_NAME", "Outreach")
+        self.PER_PAGE = env_int("PER_PAGE", 50)
+
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
+        self.MAIL_PORT = env_int("MAIL_PORT", 1025)
+        self.MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
+        self.MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+        self.MAIL_DEFAULT_SENDER = os.environ.get(
+            "MAIL_DEFAULT_SENDER", "Outreach <outreach@localhost>"
+        )
+        self.MAIL_DOMAIN = os.environ.get("MAIL_DOMAIN", "localhost")
+
+        self.DEV_MAIL_HOST = os.environ.get("DEV_MAIL_HOST", "127.0.0.1")
+        self.DEV_MAIL_PORT = env_int("DEV_MAIL_PORT", 1025)
+        self.DEV_MAIL_DIR = os.environ.get("DEV_MAIL_DIR", str(INSTANCE_DIR / "devmail"))
+        self.DEV_MAIL_VIEWER = False
+
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.WTF_CSRF_ENABLED = True
+        self.WTF_CSRF_TIME_LIMIT = None
+
+
+class DevelopmentConfig(Config):
+    def __init__(self) -> None:
+        super().__init__()
+        self.DEBUG = True
+        self.SECRET_KEY = self.SECRET_KEY or "development-only-secret-key"
+        self.DEV_MAIL_VIEWER = env_bool("DEV_MAIL_VIEWER", True)
+
+
+class TestingConfig(Config):
+    def __init__(self) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.SECRET_KEY = "testing-only-secret-key"
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL_TEST", "sqlite://")
+        self.WTF_CSRF_ENABLED = False
+        self.RATELIMIT_ENABLED = False
+        self.DEV_MAIL_VIEWER = True
+        self.MAIL_SERVER = "127.0.0.1"
+        self.MAIL_PORT = 9  # discard port: nothing is sent unless a test starts its own server
+
+
+class ProductionConfig(Config):
+    def __init__(self) -> None:
+        super().__init__()
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+        if not self.SECRET_KEY:
+            raise RuntimeError("SECRET_KEY must be set in production (see .env.example)")
+        if "DATABASE_URL" not in os.environ:
+            raise RuntimeError("DATABASE_URL must be set in production (see .env.example)")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None) -> Config:
+    """Instantiate the settings for `name` (default: $FLASK_CONFIG, else development)."""
+    name = name or os.environ.get("FLASK_CONFIG") or "development"
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise RuntimeError(f"Unknown FLASK_CONFIG {name!r}; use one of {sorted(CONFIGS)}") from None

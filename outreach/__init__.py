@@ -1,0 +1,86 @@
+"""Outreach: UPR stakeholder registry, calendar and newsletters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from config import Config, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: str | Config | None = None, **overrides) -> Flask:
+    """Build the application. `config` is a config name or instance; `overrides` win over both."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(ROOT / "instance"),
+    )
+    settings = config if isinstance(config, Config) else load_config(config)
+    app.config.from_object(settings)
+    app.config.update(overrides)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    register_template_helpers(app)
+    register_errors(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from outreach.core.database import configure_engine_events
+    from outreach.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    mail.init_app(app)
+    babel.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "warning"
+    with app.app_context():
+        configure_engine_events(db.engine)
+
+    from outreach.auth import models as auth_models  # noqa: F401  (user loader)
+
+
+def register_blueprints(app: Flask) -> None:
+    from outreach.auth.views import bp as auth_bp
+    from outreach.calendar.views import bp as calendar_bp
+    from outreach.contacts.views import bp as contacts_bp
+    from outreach.core.views import bp as core_bp
+    from outreach.devmail.views import bp as devmail_bp
+    from outreach.segments.views import bp as segments_bp
+
+    for blueprint in (core_bp, auth_bp, contacts_bp, calendar_bp, segments_bp, devmail_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_cli(app: Flask) -> None:
+    from outreach.auth.cli import users_cli
+    from outreach.calendar.cli import calendar_cli
+    from outreach.contacts.cli import contacts_cli
+    from outreach.demo.cli import demo_cli
+    from outreach.devmail.cli import devmail_cli
+
+    for group in (users_cli, calendar_cli, contacts_cli, demo_cli, devmail_cli):
+        app.cli.add_command(group)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from outreach.core import template_helpers
+
+    template_helpers.register(app)
+
+
+def register_errors(app: Flask) -> None:
+    from outreach.core import errors
+
+    errors.register(app)

@@ -1,0 +1,129 @@
+"""The stakeholder registry: organisations and contacts.
+
+A contact's countries of work live in `contact_countries`, which always includes the primary
+country too (flagged `is_primary`), so every "works on country X" question is one indexed lookup.
+`Contact.country_code` repeats the primary country for display and sorting.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from outreach.core.database import TimestampMixin
+from outreach.extensions import db
+
+CONTACT_TYPES = (
+    "ngo",
+    "nhri",
+    "permanent_mission",
+    "un_entity",
+    "regional_org",
+    "academic",
+    "media",
+    "other",
+)
+CONTACT_TYPE_LABELS = {
+    "ngo": "NGO",
+    "nhri": "NHRI",
+    "permanent_mission": "Permanent mission",
+    "un_entity": "UN entity",
+    "regional_org": "Regional organisation",
+    "academic": "Academic",
+    "media": "Media",
+    "other": "Other",
+}
+LANGUAGES = ("en", "fr", "es")
+LANGUAGE_LABELS = {"en": "English", "fr": "Français", "es": "Español"}
+STATUSES = ("active", "inactive", "blocklisted")
+GANHRI_ACCREDITATIONS = ("A", "B", "none")
+
+
+class Organisation(TimestampMixin, db.Model):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    name_key: Mapped[str] = mapped_column(String(300), unique=True)
+    type: Mapped[str] = mapped_column(String(30), default="ngo", index=True)
+    # Primary country; for a permanent mission, the State it represents.
+    country_code: Mapped[str | None] = mapped_column(String(2), index=True)
+    ecosoc_status: Mapped[bool] = mapped_column(default=False)
+    ganhri_accreditation: Mapped[str | None] = mapped_column(String(4))
+    website: Mapped[str] = mapped_column(String(500), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(default=True)
+
+    contacts: Mapped[list[Contact]] = relationship(back_populates="organisation")
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.name}>"
+
+
+class Contact(TimestampMixin, db.Model):
+    __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_status_type", "status", "type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    first_name: Mapped[str] = mapped_column(String(150), default="")
+    last_name: Mapped[str] = mapped_column(String(150), default="")
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    type: Mapped[str] = mapped_column(String(30), default="other")
+    role_title: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(2), default="en", index=True)
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    organisation: Mapped[Organisation | None] = relationship(back_populates="contacts")
+    country_links: Mapped[list[ContactCountry]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="ContactCountry.country_code"
+    )
+    topic_links: Mapped[list[ContactTopic]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="ContactTopic.topic"
+    )
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def countries(self) -> list[str]:
+        """Countries of work other than the primary one."""
+        return [link.country_code for link in self.country_links if not link.is_primary]
+
+    @property
+    def all_countries(self) -> list[str]:
+        return [link.country_code for link in self.country_links]
+
+    @property
+    def topics(self) -> list[str]:
+        return [link.topic for link in self.topic_links]
+
+    def __repr__(self) -> str:
+        return f"<Contact {self.email}>"
+
+
+class ContactCountry(db.Model):
+    __tablename__ = "contact_countries"
+    __table_args__ = (Index("ix_contact_countries_country_contact", "country_code", "contact_id"),)
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    country_code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    is_primary: Mapped[bool] = mapped_column(default=False)
+
+
+class ContactTopic(db.Model):
+    __tablename__ = "contact_topics"
+    __table_args__ = (Index("ix_contact_topics_topic_contact", "topic", "contact_id"),)
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(String(80), primary_key=True)
