@@ -54,12 +54,15 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from outreach.auth.views import bp as auth_bp
     from outreach.calendar.views import bp as calendar_bp
+    from outreach.contacts.import_views import bp as imports_bp
     from outreach.contacts.views import bp as contacts_bp
     from outreach.core.views import bp as core_bp
     from outreach.devmail.views import bp as devmail_bp
     from outreach.segments.views import bp as segments_bp
 
-    for blueprint in (core_bp, auth_bp, contacts_bp, calendar_bp, segments_bp, devmail_bp):
+    for blueprint in (
+        core_bp, auth_bp, contacts_bp, imports_bp, calendar_bp, segments_bp, devmail_bp
+    ):
         app.register_blueprint(blueprint)
 
 

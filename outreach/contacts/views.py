@@ -14,8 +14,3 @@ def index():
 @bp.get("/organisations")
 def organisations():
     return "organisations"
-
-
-@bp.get("/import")
-def import_upload():
-    return "import"
