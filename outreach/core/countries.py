@@ -126,10 +126,11 @@ def country_name(code: str, language: str = "en") -> str:
     country = pycountry.countries.get(alpha_2=code.upper()) if is_country_code(code) else None
     if country is None:
         return code
+    name = getattr(country, "common_name", None) or country.name
     language = _language(language)
     if language == "en":
-        return getattr(country, "common_name", None) or country.name
-    return _translator(language).gettext(country.name)
+        return name
+    return _translator(language).gettext(name)
 
 
 def sort_key(text: str) -> str:
