@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -20,10 +22,8 @@ def serve_command(host: str | None, port: int | None) -> None:
     port = port or config["DEV_MAIL_PORT"]
     store = MailStore(config["DEV_MAIL_DIR"])
     click.echo(f"Development mail catcher on {host}:{port}, keeping messages in {store.directory}")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         serve_forever(store, host, port)
-    except KeyboardInterrupt:
-        pass
 
 
 @devmail_cli.command("clear")
