@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 15:12:33.153278
+Create Date: 2026-11-24 15:16:55.687560
 
 """
 from alembic import op
@@ -103,6 +103,7 @@ def upgrade():
     sa.Column('location', sa.String(length=200), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('notes', sa.Text(), nullable=False),
+    sa.Column('edited_by_staff_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['cycle_number'], ['cycles.number'], name=op.f('fk_upr_sessions_cycle_number_cycles')),

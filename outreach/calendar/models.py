@@ -2,7 +2,12 @@
 
 Key dates belong to a session and apply to all of its States, unless `review_id` ties them to one
 State. `source` says where a date came from: the shipped data file, derived from the usual timing
-(always `estimated`), or entered by staff; `flask calendar load` never overwrites staff dates.
+(`estimated` unless it is the Working Group review of a confirmed session), or entered by staff;
+`flask calendar load` never overwrites staff dates. Once staff edit a session or its States in the
+UI, `edited_by_staff_at` is set and the loader leaves that session's details and States alone.
+
+All-day ranges store `starts_at` and `ends_at` as 00:00 Geneva time on the first and last day, both
+included (an iCalendar DTEND is the day after `ends_at`).
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class UPRSession(TimestampMixin, db.Model):
     location: Mapped[str] = mapped_column(String(200), default="Geneva")
     status: Mapped[str] = mapped_column(String(20), default="confirmed")
     notes: Mapped[str] = mapped_column(Text, default="")
+    edited_by_staff_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     cycle: Mapped[Cycle | None] = relationship()
     reviews: Mapped[list[Review]] = relationship(
