@@ -69,6 +69,7 @@ class Config:
 class DevelopmentConfig(Config):
     def __init__(self) -> None:
         super().__init__()
+        self.CONFIG_NAME = "development"
         self.DEBUG = True
         self.SECRET_KEY = self.SECRET_KEY or "development-only-secret-key"
         self.DEV_MAIL_VIEWER = env_bool("DEV_MAIL_VIEWER", True)
@@ -77,6 +78,7 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     def __init__(self) -> None:
         super().__init__()
+        self.CONFIG_NAME = "testing"
         self.TESTING = True
         self.SECRET_KEY = "testing-only-secret-key"
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL_TEST", "sqlite://")
@@ -90,6 +92,7 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     def __init__(self) -> None:
         super().__init__()
+        self.CONFIG_NAME = "production"
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
         if not self.SECRET_KEY:
             raise RuntimeError("SECRET_KEY must be set in production (see .env.example)")

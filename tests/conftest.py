@@ -67,15 +67,27 @@ def _worker_id(config) -> str:
     return getattr(config, "workerinput", {}).get("workerid", "main")
 
 
-def _fresh_postgres_database(worker: str) -> str:
+def _postgres_admin(database: str | None = None):
     base = make_url(_postgres_url())
-    name = f"{base.database}_outreach_{worker}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    return base, create_engine(base, isolation_level="AUTOCOMMIT")
+
+
+def _fresh_postgres_database(worker: str) -> str:
+    """A new database for this worker; the process id keeps concurrent runs apart."""
+    base, admin = _postgres_admin()
+    name = f"{base.database}_outreach_{worker}_{os.getpid()}"
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(url: str) -> None:
+    _, admin = _postgres_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def pytest_generate_tests(metafunc):
@@ -88,8 +100,11 @@ def pytest_generate_tests(metafunc):
 def database_url(request, tmp_path_factory):
     worker = _worker_id(request.config)
     if request.param == "postgresql":
-        return _fresh_postgres_database(worker)
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'outreach.db'}"
+        url = _fresh_postgres_database(worker)
+        yield url
+        _drop_postgres_database(url)
+        return
+    yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'outreach.db'}"
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 15:16:55.687560
+Create Date: 2026-11-24 15:26:46.754932
 
 """
 from alembic import op
@@ -79,6 +79,7 @@ def upgrade():
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contacts_language'), ['language'], unique=False)
+        batch_op.create_index('ix_contacts_name', ['last_name', 'first_name', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_contacts_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index('ix_contacts_status_type', ['status', 'type'], unique=False)
 
@@ -194,6 +195,7 @@ def downgrade():
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.drop_index('ix_contacts_status_type')
         batch_op.drop_index(batch_op.f('ix_contacts_organisation_id'))
+        batch_op.drop_index('ix_contacts_name')
         batch_op.drop_index(batch_op.f('ix_contacts_language'))
 
     op.drop_table('contacts')

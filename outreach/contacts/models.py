@@ -62,7 +62,10 @@ class Organisation(TimestampMixin, db.Model):
 
 class Contact(TimestampMixin, db.Model):
     __tablename__ = "contacts"
-    __table_args__ = (Index("ix_contacts_status_type", "status", "type"),)
+    __table_args__ = (
+        Index("ix_contacts_status_type", "status", "type"),
+        Index("ix_contacts_name", "last_name", "first_name", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
