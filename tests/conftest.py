@@ -7,6 +7,7 @@ PostgreSQL tests use one database per xdist worker, created from `DATABASE_URL_T
 
 from __future__ import annotations
 
+import contextvars
 import os
 import socket
 import time
@@ -15,6 +16,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -107,6 +109,17 @@ def database_url(request, tmp_path_factory):
     yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'outreach.db'}"
 
 
+class IsolatedClient(FlaskClient):
+    """Runs each request in a fresh context, as a real server does.
+
+    The `app` fixture keeps an application context pushed for the test body; without this, every
+    request would reuse it and share `g` (the signed-in user) and the database session.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def _app(database_url, tmp_path_factory):
     from outreach import create_app
@@ -117,6 +130,7 @@ def _app(database_url, tmp_path_factory):
         SQLALCHEMY_DATABASE_URI=database_url,
         DEV_MAIL_DIR=str(tmp_path_factory.mktemp("devmail")),
     )
+    app.test_client_class = IsolatedClient
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -391,37 +391,37 @@ def test_staff_key_date_errors(staff_client, db_session, upcoming):
 
 
 def test_staff_edit_confirm_and_delete_key_dates(staff_client, db_session, upcoming):
-    estimated = db_session.scalar(select(KeyDate).where(KeyDate.estimated.is_(True)))
-    form = text(staff_client.get(f"/sessions/90/key-dates/{estimated.id}/edit"))
+    key_id = db_session.scalar(select(KeyDate.id).where(KeyDate.estimated.is_(True)))
+    form = text(staff_client.get(f"/sessions/90/key-dates/{key_id}/edit"))
     assert in_days(10).isoformat() in form and "checked" in form
 
     new_day = in_days(12)
-    response = staff_client.post(f"/sessions/90/key-dates/{estimated.id}/edit", data={
+    response = staff_client.post(f"/sessions/90/key-dates/{key_id}/edit", data={
         "kind": "stakeholder_submission", "day": new_day.isoformat(), "estimated": "y",
         "description": "Moved by two days", "url": "",
     }, follow_redirects=True)
     assert "Stakeholder submissions deadline saved." in text(response)
     db_session.expire_all()
-    row = db_session.get(KeyDate, estimated.id)
+    row = db_session.get(KeyDate, key_id)
     assert (row.source, row.estimated) == ("staff", True)
     assert to_local(row.starts_at).date() == new_day and row.url == ""
 
     confirmed = staff_client.post(
-        f"/sessions/90/key-dates/{estimated.id}/confirm", follow_redirects=True
+        f"/sessions/90/key-dates/{key_id}/confirm", follow_redirects=True
     )
     assert "Stakeholder submissions deadline confirmed." in text(confirmed)
     db_session.expire_all()
-    assert db_session.get(KeyDate, estimated.id).estimated is False
+    assert db_session.get(KeyDate, key_id).estimated is False
 
-    confirm = staff_client.get(f"/sessions/90/key-dates/{estimated.id}/delete")
+    confirm = staff_client.get(f"/sessions/90/key-dates/{key_id}/delete")
     assert "This cannot be undone." in text(confirm)
-    assert db_session.get(KeyDate, estimated.id) is not None
+    assert db_session.get(KeyDate, key_id) is not None
     deleted = staff_client.post(
-        f"/sessions/90/key-dates/{estimated.id}/delete", follow_redirects=True
+        f"/sessions/90/key-dates/{key_id}/delete", follow_redirects=True
     )
     assert "Stakeholder submissions deadline deleted from session 90." in text(deleted)
     db_session.expire_all()
-    assert db_session.get(KeyDate, estimated.id) is None
+    assert db_session.get(KeyDate, key_id) is None
 
 
 def test_staff_edit_unticking_estimated_confirms(staff_client, db_session, upcoming):
