@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from outreach.auth.models import User
 from outreach.contacts.models import Contact, ContactCountry, ContactTopic, Organisation
+from outreach.contacts.validation import organisation_key
 
 PASSWORD = "correct-horse-battery"
 
@@ -17,7 +18,9 @@ def make_user(session, email: str, role: str = "admin", password: str = PASSWORD
 
 
 def make_organisation(session, name: str, type: str = "ngo", country: str | None = None, **kw):
-    org = Organisation(name=name, name_key=name.casefold(), type=type, country_code=country, **kw)
+    org = Organisation(
+        name=name, name_key=organisation_key(name), type=type, country_code=country, **kw
+    )
     session.add(org)
     session.flush()
     return org

@@ -213,3 +213,9 @@ def test_all_countries_sort_ignores_accents():
 )
 def test_parse_country_list(value, codes, unknown):
     assert parse_country_list(value) == (codes, unknown)
+
+
+def test_two_letter_codes_win_over_abbreviations():
+    assert resolve_country("ST") == "ST"
+    assert resolve_country(" st ") == "ST"
+    assert resolve_country("St Lucia") == "LC"

@@ -31,6 +31,7 @@ from outreach.contacts.validation import (
     FieldError,
     normalise_email,
     normalise_topic,
+    organisation_key,
     parse_country,
     parse_ganhri,
     parse_language,
@@ -127,11 +128,6 @@ def _clean(value: str | None, limit: int) -> str:
 
 
 # --- organisations -------------------------------------------------------------------------
-
-
-def organisation_key(name: str) -> str:
-    """The unique lookup key of an organisation name: casefolded, whitespace collapsed."""
-    return " ".join((name or "").split()).casefold()
 
 
 def find_organisation(session: Session, name: str) -> Organisation | None:

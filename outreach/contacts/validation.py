@@ -115,6 +115,11 @@ def parse_countries(value: str | None) -> list[str]:
     return codes
 
 
+def organisation_key(name: str) -> str:
+    """The unique lookup key of an organisation name: whitespace collapsed, casefolded."""
+    return " ".join((name or "").split()).casefold()
+
+
 def normalise_topic(value: str) -> str:
     return TOPIC_RE.sub("-", value.strip().lower()).strip("-")[:80]
 

@@ -112,7 +112,11 @@ def is_country_code(code: object) -> bool:
 
 def resolve_country(value: str) -> str | None:
     """Return the alpha-2 code for a code, alpha-3 code, name or alias in en/fr/es, else None."""
-    key = normalize(value) if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return None
+    if is_country_code(value.strip()):  # before normalising: "ST" is not "Saint"
+        return value.strip().upper()
+    key = normalize(value)
     compact = key.replace(" ", "").upper()  # "U.S.A." -> "USA"
     if is_country_code(compact):
         return compact

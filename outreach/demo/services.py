@@ -20,8 +20,7 @@ from outreach.auth.services import create_user, find_user
 from outreach.calendar.loader import load_calendar
 from outreach.calendar.models import Review, UPRSession
 from outreach.contacts.models import Contact, ContactCountry, ContactTopic, Organisation
-from outreach.contacts.services import organisation_key
-from outreach.contacts.validation import normalise_email
+from outreach.contacts.validation import normalise_email, organisation_key
 from outreach.core.countries import country_name
 from outreach.core.errors import ServiceError
 from outreach.core.un_members import UN_MEMBER_STATES
