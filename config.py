@@ -50,6 +50,12 @@ class Config:
             "MAIL_DEFAULT_SENDER", "Outreach <outreach@localhost>"
         )
         self.MAIL_DOMAIN = os.environ.get("MAIL_DOMAIN", "localhost")
+        self.MAIL_SUPPRESS_SEND = env_bool("MAIL_SUPPRESS_SEND", False)
+        # Where stakeholders reach the public pages; links in emails are built from it.
+        self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+        self.PRIVACY_NOTICE_VERSION = os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11")
+        self.CONFIRM_TOKEN_MAX_AGE = env_int("CONFIRM_TOKEN_MAX_AGE", 7 * 24 * 3600)
+        self.SUBSCRIBE_RATE_LIMIT = os.environ.get("SUBSCRIBE_RATE_LIMIT", "10 per hour")
 
         self.DEV_MAIL_HOST = os.environ.get("DEV_MAIL_HOST", "127.0.0.1")
         self.DEV_MAIL_PORT = env_int("DEV_MAIL_PORT", 1025)
@@ -87,6 +93,7 @@ class TestingConfig(Config):
         self.DEV_MAIL_VIEWER = True
         self.MAIL_SERVER = "127.0.0.1"
         self.MAIL_PORT = 9  # discard port: nothing is sent unless a test starts its own server
+        self.MAIL_SUPPRESS_SEND = True
 
 
 class ProductionConfig(Config):
@@ -96,8 +103,9 @@ class ProductionConfig(Config):
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
         if not self.SECRET_KEY:
             raise RuntimeError("SECRET_KEY must be set in production (see .env.example)")
-        if "DATABASE_URL" not in os.environ:
-            raise RuntimeError("DATABASE_URL must be set in production (see .env.example)")
+        for name in ("DATABASE_URL", "PUBLIC_BASE_URL"):
+            if name not in os.environ:
+                raise RuntimeError(f"{name} must be set in production (see .env.example)")
 
 
 CONFIGS = {

@@ -38,6 +38,7 @@ from outreach.contacts.models import (  # noqa: E402
     ContactTopic,
 )
 from outreach.contacts.queries import ContactFilter, apply_sort  # noqa: E402
+from outreach.contacts.validation import hash_email_key  # noqa: E402
 from outreach.core.un_members import UN_MEMBER_STATES  # noqa: E402
 from outreach.extensions import db  # noqa: E402
 
@@ -93,6 +94,7 @@ def generate(conn, count: int, seed: int = 42) -> None:
             "id": contact_id,
             "email": email,
             "email_key": email,
+            "email_hash": hash_email_key(email),
             "first_name": first,
             "last_name": last,
             "organisation_id": None,

@@ -48,7 +48,8 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         configure_engine_events(db.engine)
 
-    from outreach.auth import models as auth_models  # noqa: F401  (user loader)
+    import outreach.mail.transactional
+    import outreach.models  # noqa: F401  (every table, and the user loader)
 
 
 def register_blueprints(app: Flask) -> None:

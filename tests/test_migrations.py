@@ -39,3 +39,25 @@ def test_upgrade_builds_the_current_schema_and_downgrade_removes_it(empty_databa
         remaining = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
         assert remaining == set()
         db.engine.dispose()
+
+
+def test_upgrade_to_0002_backfills_the_email_hash_of_existing_contacts(empty_database_url):
+    import hashlib
+
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database_url)
+    with app.app_context():
+        upgrade(revision="0001")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO contacts (email, email_key, first_name, last_name, type, "
+                    "role_title, language, status, notes, created_at, updated_at) VALUES "
+                    "('Ana@Example.org', 'ana@example.org', 'Ana', '', 'ngo', '', 'en', "
+                    "'active', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            stored = conn.execute(text("SELECT email_hash FROM contacts")).scalar_one()
+        assert stored == hashlib.sha256(b"ana@example.org").hexdigest()
+        db.engine.dispose()

@@ -27,6 +27,7 @@ from outreach.contacts.csv_io import ContactCsvReader, CsvRow, mapping_rows
 from outreach.contacts.models import Contact, ContactCountry, ContactTopic, Organisation
 from outreach.contacts.validation import (
     FieldError,
+    hash_email_key,
     normalise_email,
     organisation_key,
     parse_bool,
@@ -439,6 +440,7 @@ def _plan_new(row: ParsedRow, org: _Org | None, now, writes: _ChunkWrites) -> No
     writes.new_contacts.append({
         "email": row.email,
         "email_key": row.key,
+        "email_hash": hash_email_key(row.key),
         "first_name": values.get("first_name", ""),
         "last_name": values.get("last_name", ""),
         "role_title": values.get("role_title", ""),

@@ -8,7 +8,7 @@ country too (flagged `is_primary`), so every "works on country X" question is on
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from outreach.core.database import TimestampMixin
 from outreach.extensions import db
@@ -70,6 +70,8 @@ class Contact(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
     email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    # SHA-256 of email_key, set with it; compared with the suppression list in SQL.
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
     first_name: Mapped[str] = mapped_column(String(150), default="")
     last_name: Mapped[str] = mapped_column(String(150), default="")
     organisation_id: Mapped[int | None] = mapped_column(
@@ -89,6 +91,13 @@ class Contact(TimestampMixin, db.Model):
     topic_links: Mapped[list[ContactTopic]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="ContactTopic.topic"
     )
+
+    @validates("email_key")
+    def _hash_key(self, _name: str, key: str) -> str:
+        from outreach.contacts.validation import hash_email_key
+
+        self.email_hash = hash_email_key(key)
+        return key
 
     @property
     def full_name(self) -> str:

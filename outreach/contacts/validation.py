@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from email_validator import EmailNotValidError, validate_email
@@ -55,6 +56,11 @@ def normalise_email(value: str) -> tuple[str, str]:
     except EmailNotValidError as exc:
         raise FieldError(f"invalid email {value!r}: {exc}") from None
     return normalised, normalised.casefold()
+
+
+def hash_email_key(key: str) -> str:
+    """SHA-256 of a normalised, casefolded address: what the suppression list keeps."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def email_key(value: str) -> str:

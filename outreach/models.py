@@ -1,0 +1,31 @@
+"""Every domain's models, imported together so the metadata (and migrations) see all tables."""
+
+from outreach.auth.models import User
+from outreach.calendar.models import Cycle, KeyDate, Review, UPRSession
+from outreach.contacts.models import Contact, ContactCountry, ContactTopic, Organisation
+from outreach.segments.models import Segment
+from outreach.subscriptions.models import (
+    ConsentRecord,
+    Subscription,
+    SubscriptionSession,
+    SubscriptionTopic,
+    Suppression,
+)
+
+__all__ = [
+    "ConsentRecord",
+    "Contact",
+    "ContactCountry",
+    "ContactTopic",
+    "Cycle",
+    "KeyDate",
+    "Organisation",
+    "Review",
+    "Segment",
+    "Subscription",
+    "SubscriptionSession",
+    "SubscriptionTopic",
+    "Suppression",
+    "UPRSession",
+    "User",
+]
