@@ -241,3 +241,21 @@ def smtp_server():
         yield captured
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def mail_server(app, smtp_server):
+    """Point the app's outgoing mail at the `smtp_server` fixture for this test."""
+    from outreach.extensions import mail
+
+    keys = ("MAIL_SERVER", "MAIL_PORT", "MAIL_SUPPRESS_SEND")
+    saved = {key: app.config[key] for key in keys}
+    app.config.update(
+        MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False
+    )
+    mail.init_app(app)
+    try:
+        yield smtp_server
+    finally:
+        app.config.update(saved)
+        mail.init_app(app)
