@@ -2,7 +2,9 @@
 
 from outreach.auth.models import User
 from outreach.calendar.models import Cycle, KeyDate, Review, UPRSession
+from outreach.campaigns.models import Campaign, CampaignVariant
 from outreach.contacts.models import Contact, ContactCountry, ContactTopic, Organisation
+from outreach.delivery.models import Bounce, OutboxMessage, SchedulerLock, WorkerHeartbeat
 from outreach.segments.models import Segment
 from outreach.subscriptions.models import (
     ConsentRecord,
@@ -13,6 +15,12 @@ from outreach.subscriptions.models import (
 )
 
 __all__ = [
+    "Bounce",
+    "Campaign",
+    "CampaignVariant",
+    "OutboxMessage",
+    "SchedulerLock",
+    "WorkerHeartbeat",
     "ConsentRecord",
     "Contact",
     "ContactCountry",
