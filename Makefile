@@ -7,7 +7,8 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PYTEST_WORKERS ?= 2
 
-.PHONY: run setup test lint format bench clean install install-dev db-upgrade worker scheduler
+.PHONY: run setup test lint format bench clean install install-dev db-upgrade worker scheduler \
+	translations translations-extract
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## Set up the development database (SQLite in instance/ unless DATABASE_URL says otherwise).
-setup: install
+setup: install translations
 	$(FLASK) db upgrade
 	$(FLASK) calendar load
 	$(FLASK) demo load
@@ -33,6 +34,17 @@ setup: install
 ## Run the app with demo data and the development mail catcher (http://127.0.0.1:5000).
 run: setup
 	HOST=$(HOST) PORT=$(PORT) FLASK="$(FLASK)" scripts/run-dev.sh
+
+## Compile the French and Spanish catalogues (outreach/translations/*/LC_MESSAGES/messages.mo).
+translations: install
+	$(BIN)/pybabel compile -d outreach/translations
+
+## Collect the strings of the public pages and emails, and merge them into the .po files.
+translations-extract: install
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --no-location --sort-output --width=100 \
+		-o outreach/translations/messages.pot .
+	$(BIN)/pybabel update -i outreach/translations/messages.pot -d outreach/translations \
+		--ignore-obsolete --width=100
 
 db-upgrade: install
 	$(FLASK) db upgrade
@@ -45,7 +57,7 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 
 ## Lint, then the whole suite on SQLite and (when it answers on 127.0.0.1:5432) PostgreSQL.
-test: lint
+test: lint translations
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
 bench: install-dev

@@ -26,6 +26,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 class Config:
     """Values shared by every environment; read when the app is created, not at import."""
 
@@ -56,6 +61,34 @@ class Config:
         self.PRIVACY_NOTICE_VERSION = os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11")
         self.CONFIRM_TOKEN_MAX_AGE = env_int("CONFIRM_TOKEN_MAX_AGE", 7 * 24 * 3600)
         self.SUBSCRIBE_RATE_LIMIT = os.environ.get("SUBSCRIBE_RATE_LIMIT", "10 per hour")
+
+        # Delivery engine (workers and scheduler). Rate and hourly limit apply per worker process;
+        # 0 means no limit.
+        self.DELIVERY_RATE = env_float("DELIVERY_RATE", 50.0)
+        self.DELIVERY_HOURLY_LIMIT = env_int("DELIVERY_HOURLY_LIMIT", 0)
+        self.DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 200)
+        self.DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 5)
+        self.DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 60)
+        self.DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 300)
+        self.DELIVERY_MAX_CONSECUTIVE_ERRORS = env_int("DELIVERY_MAX_CONSECUTIVE_ERRORS", 50)
+        self.DELIVERY_MESSAGES_PER_CONNECTION = env_int("DELIVERY_MESSAGES_PER_CONNECTION", 1000)
+        self.DELIVERY_SMTP_TIMEOUT = env_int("DELIVERY_SMTP_TIMEOUT", 60)
+        self.DELIVERY_POLL_SECONDS = env_float("DELIVERY_POLL_SECONDS", 2.0)
+        self.DELIVERY_SCHEDULER_SECONDS = env_int("DELIVERY_SCHEDULER_SECONDS", 10)
+        # DKIM signing of campaign messages (off unless a private key is configured).
+        self.DKIM_SELECTOR = os.environ.get("DKIM_SELECTOR", "outreach")
+        self.DKIM_PRIVATE_KEY_PATH = os.environ.get("DKIM_PRIVATE_KEY_PATH") or None
+        self.DKIM_DOMAIN = os.environ.get("DKIM_DOMAIN") or None  # default: MAIL_DOMAIN
+        # Bounce mailbox read by `flask delivery process-bounces` (a Maildir or an IMAP account).
+        self.BOUNCE_MAILDIR = os.environ.get("BOUNCE_MAILDIR") or None
+        self.BOUNCE_IMAP_HOST = os.environ.get("BOUNCE_IMAP_HOST") or None
+        self.BOUNCE_IMAP_PORT = env_int("BOUNCE_IMAP_PORT", 993)
+        self.BOUNCE_IMAP_SSL = env_bool("BOUNCE_IMAP_SSL", True)
+        self.BOUNCE_IMAP_USER = os.environ.get("BOUNCE_IMAP_USER") or None
+        self.BOUNCE_IMAP_PASSWORD = os.environ.get("BOUNCE_IMAP_PASSWORD") or None
+        self.BOUNCE_IMAP_FOLDER = os.environ.get("BOUNCE_IMAP_FOLDER", "INBOX")
+        # Mailbox-full, policy (5.7.x) and 4.x.x bounces suppress an address after this many.
+        self.BOUNCE_SOFT_LIMIT = env_int("BOUNCE_SOFT_LIMIT", 3)
 
         self.DEV_MAIL_HOST = os.environ.get("DEV_MAIL_HOST", "127.0.0.1")
         self.DEV_MAIL_PORT = env_int("DEV_MAIL_PORT", 1025)

@@ -35,12 +35,13 @@ def create_app(config: str | Config | None = None, **overrides) -> Flask:
 def register_extensions(app: Flask) -> None:
     from outreach.core.database import configure_engine_events
     from outreach.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+    from outreach.i18n import select_locale
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     mail.init_app(app)
-    babel.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -55,14 +56,34 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from outreach.auth.views import bp as auth_bp
     from outreach.calendar.views import bp as calendar_bp
+    from outreach.campaigns.archive_views import bp as archive_bp
+    from outreach.campaigns.send_views import bp as campaign_send_bp
+    from outreach.campaigns.views import bp as campaigns_bp
     from outreach.contacts.import_views import bp as imports_bp
     from outreach.contacts.views import bp as contacts_bp
     from outreach.core.views import bp as core_bp
+    from outreach.delivery.bounces.views import bp as bounces_bp
     from outreach.devmail.views import bp as devmail_bp
     from outreach.segments.views import bp as segments_bp
+    from outreach.subscriptions.public_views import bp as public_bp
+    from outreach.subscriptions.public_views import links_bp as public_links_bp
+    from outreach.subscriptions.staff_views import bp as suppressions_bp
 
     for blueprint in (
-        core_bp, auth_bp, contacts_bp, imports_bp, calendar_bp, segments_bp, devmail_bp
+        core_bp,
+        auth_bp,
+        contacts_bp,
+        imports_bp,
+        calendar_bp,
+        segments_bp,
+        suppressions_bp,
+        campaign_send_bp,
+        campaigns_bp,
+        bounces_bp,
+        archive_bp,
+        public_bp,
+        public_links_bp,
+        devmail_bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -71,11 +92,22 @@ def register_cli(app: Flask) -> None:
     from outreach.auth.cli import users_cli
     from outreach.calendar.cli import calendar_cli
     from outreach.contacts.cli import contacts_cli
+    from outreach.delivery.bounces.cli import process_bounces_command
+    from outreach.delivery.cli import delivery_cli, scheduler_command
     from outreach.demo.cli import demo_cli
     from outreach.devmail.cli import devmail_cli
 
-    for group in (users_cli, calendar_cli, contacts_cli, demo_cli, devmail_cli):
-        app.cli.add_command(group)
+    delivery_cli.add_command(process_bounces_command)
+    for command in (
+        users_cli,
+        calendar_cli,
+        contacts_cli,
+        demo_cli,
+        devmail_cli,
+        delivery_cli,
+        scheduler_command,
+    ):
+        app.cli.add_command(command)
 
 
 def register_template_helpers(app: Flask) -> None:

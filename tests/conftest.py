@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -40,8 +41,27 @@ def _postgres_answers(url: str) -> bool:
         return False
 
 
+def compile_translations() -> None:
+    """Compile the .po catalogues to .mo when missing or stale, as `make translations` does."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parent.parent / "outreach" / "translations"
+    for po in root.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalog = read_po(source)
+        partial = mo.with_name(f"messages.{os.getpid()}.tmp")
+        with partial.open("wb") as target:
+            write_mo(target, catalog)
+        os.replace(partial, mo)  # atomic: parallel workers never read half a file
+
+
 def pytest_configure(config):
     """Decide once (in the controller) which databases run; xdist workers inherit the answer."""
+    compile_translations()
     if "OUTREACH_TEST_DATABASES" in os.environ:
         return
     wanted = os.environ.get("OUTREACH_TEST_ONLY")

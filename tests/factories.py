@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from outreach.auth.models import User
 from outreach.contacts.models import Contact, ContactCountry, ContactTopic, Organisation
-from outreach.contacts.validation import organisation_key
+from outreach.contacts.validation import hash_email_key, normalise_email, organisation_key
+from outreach.subscriptions.models import Suppression
 
 PASSWORD = "correct-horse-battery"
 
@@ -59,3 +62,26 @@ def make_contact(
     session.add(contact)
     session.flush()
     return contact
+
+
+def make_suppression(
+    session,
+    email: str,
+    reason: str = "staff",
+    *,
+    note: str = "",
+    erased: bool = False,
+    created_at: datetime | None = None,
+) -> Suppression:
+    """A suppression list entry; `erased=True` keeps only the hash, as erasing a contact does."""
+    normalised, key = normalise_email(email)
+    entry = Suppression(
+        email_hash=hash_email_key(key),
+        email=None if erased else normalised,
+        reason=reason,
+        note=note,
+        **({"created_at": created_at} if created_at else {}),
+    )
+    session.add(entry)
+    session.flush()
+    return entry

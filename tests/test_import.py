@@ -301,7 +301,8 @@ def test_strict_imports_nothing_when_a_row_is_bad(app, db_session, monkeypatch):
     monkeypatch.setattr(importer, "CHUNK_SIZE", 1)  # good rows are written before the bad one
     result = cli(app, "import", "--strict", str(DATA / "contacts_mixed.csv"))
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[0] == "created=0 updated=0 rejected=6 unchanged=0"
+    first_line = result.stdout.splitlines()[0]
+    assert first_line == "created=0 updated=0 rejected=6 unchanged=0 suppressed=0"
     assert "nothing was imported" in result.stderr
     assert contact_count(db_session) == 0
 
@@ -309,7 +310,7 @@ def test_strict_imports_nothing_when_a_row_is_bad(app, db_session, monkeypatch):
 def test_strict_import_of_a_clean_file_succeeds(app, db_session):
     result = cli(app, "import", "--strict", str(DATA / "contacts_bom_semicolon.csv"))
     assert result.exit_code == 0
-    assert result.stdout == "created=3 updated=0 rejected=0 unchanged=0\n"
+    assert result.stdout == "created=3 updated=0 rejected=0 unchanged=0 suppressed=0\n"
     assert contact_count(db_session) == 3
 
 
@@ -326,7 +327,7 @@ def test_dry_run_writes_nothing_but_reports_the_same_counts(app, db_session):
     real = cli(app, "import", str(DATA / "contacts_mixed.csv"))
     assert real.exit_code == 0
     assert dry.stdout == real.stdout
-    assert real.stdout.splitlines()[0] == "created=2 updated=1 rejected=6 unchanged=0"
+    assert real.stdout.splitlines()[0] == "created=2 updated=1 rejected=6 unchanged=0 suppressed=0"
     assert contact_count(db_session) == 3
 
 
@@ -334,7 +335,7 @@ def test_cli_text_output_lists_rejected_rows(app):
     result = cli(app, "import", str(DATA / "contacts_mixed.csv"))
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0] == "created=3 updated=0 rejected=6 unchanged=0"
+    assert lines[0] == "created=3 updated=0 rejected=6 unchanged=0 suppressed=0"
     assert lines[2] == "line 7: (no email): email is missing"
     assert lines[3] == "line 8: bad.country@example.org: unknown country 'Atlantis'"
     assert len(lines) == 7
@@ -344,7 +345,7 @@ def test_cli_json_output_shape(app):
     result = cli(app, "import", "--json", str(DATA / "contacts_mixed.csv"))
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert list(data) == ["created", "updated", "rejected", "unchanged"]
+    assert list(data) == ["created", "updated", "rejected", "suppressed", "unchanged"]
     assert (data["created"], data["updated"], data["unchanged"]) == (3, 0, 0)
     assert data["rejected"][1] == {"line": 7, "email": "", "reason": "email is missing"}
     assert all(set(row) == {"line", "email", "reason"} for row in data["rejected"])

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-24 15:39:57.927523
+Create Date: 2026-11-24 16:16:12.336648
 
 """
 from alembic import op
@@ -102,6 +102,7 @@ def upgrade():
     sa.UniqueConstraint('campaign_id', 'contact_id', name='uq_outbox_campaign_contact')
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_campaign_sent_at', ['campaign_id', 'sent_at'], unique=False)
         batch_op.create_index('ix_outbox_campaign_status', ['campaign_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index('ix_outbox_due', ['status', 'next_attempt_at', 'id'], unique=False)
@@ -142,6 +143,7 @@ def downgrade():
         batch_op.drop_index('ix_outbox_due')
         batch_op.drop_index(batch_op.f('ix_outbox_contact_id'))
         batch_op.drop_index('ix_outbox_campaign_status')
+        batch_op.drop_index('ix_outbox_campaign_sent_at')
 
     op.drop_table('outbox')
     op.drop_table('campaign_variants')

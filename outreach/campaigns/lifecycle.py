@@ -17,7 +17,7 @@ from outreach.core.timezones import to_local
 from outreach.delivery.models import OutboxMessage
 
 TRANSITIONS = {
-    "draft": {"scheduled", "sending", "cancelled"},
+    "draft": {"scheduled", "cancelled"},
     "scheduled": {"draft", "sending", "cancelled"},
     "sending": {"paused", "sent", "failed"},
     "paused": {"sending", "cancelled", "failed"},
@@ -95,6 +95,13 @@ def pause(session: Session, campaign: Campaign, reason: str = "Paused by staff")
 
 
 def resume(session: Session, campaign: Campaign) -> None:
+    """paused -> sending; a draft must not jump to sending past scheduling and its checks."""
+    if campaign.status != "paused":
+        raise ServiceError(
+            f"A {campaign.status} campaign cannot be resumed; only a paused campaign can.",
+            {"status": campaign.status},
+            code="illegal_transition",
+        )
     transition(campaign, "sending")
     session.flush()
 

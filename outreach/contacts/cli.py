@@ -24,6 +24,8 @@ def print_report(report: ImportReport, as_json: bool) -> None:
     click.echo(report.summary_line())
     for row in report.rejected:
         click.echo(f"line {row.line}: {row.email or '(no email)'}: {row.reason}")
+    for row in report.suppressed:
+        click.echo(f"line {row.line}: {row.email}: suppressed ({row.reason})")
 
 
 @contacts_cli.command("import")
@@ -37,7 +39,8 @@ def import_command(file, dry_run: bool, strict: bool, as_json: bool) -> None:
     UTF-8 (with or without BOM), comma- or semicolon-separated, with a header line naming the
     columns: email (required), first_name, last_name, organisation, type, role_title, language,
     country, countries, topics, status, notes, ecosoc_status, ganhri_accreditation.
-    Rows are matched by email; empty cells leave stored values alone.
+    Rows are matched by email; empty cells leave stored values alone. Rows whose address is on
+    the suppression list are reported as suppressed and change nothing.
     """
     try:
         report = import_contacts(db.session, file, dry_run=dry_run, strict=strict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -54,7 +55,11 @@ def upload():
     upload_file = form.file.data
     try:
         report = import_contacts(
-            db.session, upload_file.stream, dry_run=form.dry_run.data, strict=form.strict.data
+            db.session,
+            upload_file.stream,
+            dry_run=form.dry_run.data,
+            strict=form.strict.data,
+            staff_user_id=current_user.id,
         )
     except CsvFileError as exc:
         db.session.rollback()
@@ -69,6 +74,7 @@ def upload():
         report=report,
         filename=upload_file.filename,
         rejected=report.rejected[:REJECTED_SHOWN],
+        suppressed=report.suppressed[:REJECTED_SHOWN],
     )
 
 

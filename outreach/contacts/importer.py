@@ -8,6 +8,11 @@ by the casefolded normalised email; within a file the last value given wins, and
 never blanks a stored value. Organisations named in the file are matched by
 `validation.organisation_key` and created when missing.
 
+An address on the suppression list (matched by the hash of its key, one query per chunk) is
+neither created nor updated: its rows are reported in `ImportReport.suppressed`. Each contact an
+import creates gets one "import" event in the consent log, written with one INSERT ... SELECT per
+chunk.
+
 `import_contacts` flushes but never commits; the caller commits when `report.applied` is true and
 rolls back otherwise (dry run, or a strict import that found bad rows).
 """
@@ -21,7 +26,21 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import IO, Any
 
-from sqlalchemy import ARRAY, any_, bindparam, delete, insert, select, text, update
+from flask import current_app
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 
 from outreach.contacts.csv_io import ContactCsvReader, CsvRow, mapping_rows
 from outreach.contacts.models import Contact, ContactCountry, ContactTopic, Organisation
@@ -39,7 +58,8 @@ from outreach.contacts.validation import (
     parse_topics,
     parse_type,
 )
-from outreach.core.database import utcnow
+from outreach.core.database import UTCDateTime, utcnow
+from outreach.subscriptions.models import ConsentRecord, Suppression
 
 CHUNK_SIZE = 2000
 
@@ -64,6 +84,13 @@ class RejectedRow:
     reason: str
 
 
+@dataclass(slots=True)
+class SuppressedRow:
+    line: int
+    email: str
+    reason: str
+
+
 @dataclass
 class ImportReport:
     """What an import did (or, for a dry run, would do)."""
@@ -72,6 +99,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
+    suppressed: list[SuppressedRow] = field(default_factory=list)
     organisations_created: int = 0
     ignored_columns: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -90,7 +118,7 @@ class ImportReport:
     def summary_line(self) -> str:
         return (
             f"created={self.created} updated={self.updated} rejected={len(self.rejected)}"
-            f" unchanged={self.unchanged}"
+            f" unchanged={self.unchanged} suppressed={len(self.suppressed)}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,6 +127,9 @@ class ImportReport:
             "updated": self.updated,
             "rejected": [
                 {"line": r.line, "email": r.email, "reason": r.reason} for r in self.rejected
+            ],
+            "suppressed": [
+                {"line": r.line, "email": r.email, "reason": r.reason} for r in self.suppressed
             ],
             "unchanged": self.unchanged,
         }
@@ -297,6 +328,7 @@ class _ImportState:
     """What the engine remembers across chunks."""
 
     report: ImportReport
+    staff_user_id: int | None = None
     organisations: dict[str, _Org] = field(default_factory=dict)
     # email key -> "created" | "updated" | "unchanged": a key seen twice is counted once.
     outcomes: dict[str, str] = field(default_factory=dict)
@@ -434,13 +466,13 @@ class _ChunkWrites:
     topic_rewrites: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
-def _plan_new(row: ParsedRow, org: _Org | None, now, writes: _ChunkWrites) -> None:
+def _plan_new(row: ParsedRow, digest: str, org: _Org | None, now, writes: _ChunkWrites) -> None:
     values = row.values
     primary = values.get("country_code")
     writes.new_contacts.append({
         "email": row.email,
         "email_key": row.key,
-        "email_hash": hash_email_key(row.key),
+        "email_hash": digest,
         "first_name": values.get("first_name", ""),
         "last_name": values.get("last_name", ""),
         "role_title": values.get("role_title", ""),
@@ -477,12 +509,37 @@ def _plan_update(row: ParsedRow, current: _Existing, org: _Org | None, now,
     return changed
 
 
-def _write_chunk(session, rows: list[ParsedRow], state: _ImportState) -> None:
-    """Upsert one chunk of valid rows.
+def _drop_suppressed(
+    session, rows: list[ParsedRow], state: _ImportState
+) -> tuple[list[ParsedRow], dict[str, str]]:
+    """Report the rows whose address is suppressed and leave them out (one query per chunk).
 
-    Checks that need the database for a whole chunk (a suppression list, for instance) belong at
-    the start of this function, once the chunk's distinct email keys are known, before any write.
+    Returns the other rows and the hash of every email key in the chunk.
     """
+    hashes = {key: hash_email_key(key) for key in dict.fromkeys(row.key for row in rows)}
+    found = dict(
+        session.execute(
+            select(Suppression.email_hash, Suppression.reason)
+            .where(_one_of(session, Suppression.email_hash, list(hashes.values())))
+        ).all()
+    )
+    if not found:
+        return rows, hashes
+    kept = []
+    for row in rows:
+        reason = found.get(hashes[row.key])
+        if reason is None:
+            kept.append(row)
+        else:
+            state.report.suppressed.append(SuppressedRow(row.line, row.email, reason))
+    return kept, hashes
+
+
+def _write_chunk(session, rows: list[ParsedRow], state: _ImportState) -> None:
+    """Upsert one chunk of valid rows, except those whose address is suppressed."""
+    rows, hashes = _drop_suppressed(session, rows, state)
+    if not rows:
+        return
     merged: dict[str, ParsedRow] = {}
     for row in rows:
         if row.key in merged:
@@ -497,20 +554,41 @@ def _write_chunk(session, rows: list[ParsedRow], state: _ImportState) -> None:
         org = state.organisations[row.org_key] if row.org_key else None
         current = existing.get(key)
         if current is None:
-            _plan_new(row, org, now, writes)
+            _plan_new(row, hashes[key], org, now, writes)
             state.record(key, "created")
             continue
         changed = _plan_update(row, current, org, now, writes)
         if row.org_values and row.org_key in changed_orgs:
             changed = True
         state.record(key, "updated" if changed else "unchanged")
-    _execute(session, writes)
+    _execute(session, writes, state, now)
 
 
-def _execute(session, writes: _ChunkWrites) -> None:
+def _record_consent(session, contact_ids: list[int], state: _ImportState, now) -> None:
+    """One "import" event per new contact, in one INSERT ... SELECT from the contacts."""
+    values = select(
+        Contact.id,
+        Contact.email_hash,
+        literal("import", String),
+        literal(state.report.source, String),
+        literal("", String),
+        literal("", String),
+        literal(current_app.config["PRIVACY_NOTICE_VERSION"], String),
+        literal({}, JSON),
+        literal(state.staff_user_id, Integer),
+        literal(now, UTCDateTime),
+    ).where(_one_of(session, Contact.id, contact_ids))
+    columns = ["contact_id", "email_hash", "action", "source", "ip_address", "user_agent",
+               "privacy_notice_version", "details", "staff_user_id", "created_at"]
+    session.execute(insert(ConsentRecord.__table__).from_select(columns, values))
+
+
+def _execute(session, writes: _ChunkWrites, state: _ImportState, now) -> None:
     country_rows: list[dict[str, Any]] = []
     topic_rows: list[dict[str, Any]] = []
     inserted = bulk_insert(session, Contact.__table__, writes.new_contacts, ("id", "email_key"))
+    if inserted:
+        _record_consent(session, [contact_id for contact_id, _ in inserted], state, now)
     for contact_id, key in inserted:
         links, topics = writes.new_links[key]
         country_rows.extend(
@@ -575,6 +653,7 @@ def import_contacts(
     dry_run: bool = False,
     strict: bool = False,
     source: str = "import",
+    staff_user_id: int | None = None,
 ) -> ImportReport:
     """Upsert contacts from a CSV (path or file object) or from mappings; flush, never commit.
 
@@ -583,9 +662,10 @@ def import_contacts(
     it stops writing at the first one, keeps checking the rest, and reports zero counts.
     Raises `CsvFileError` when the file as a whole cannot be used (empty, not UTF-8, no email
     column), possibly after some chunks were flushed: the caller rolls back then too.
+    `source` and `staff_user_id` go into the consent events of the contacts created.
     """
     report = ImportReport(dry_run=dry_run, strict=strict, source=source)
-    state = _ImportState(report)
+    state = _ImportState(report, staff_user_id)
     session.flush()
     rows = _open_rows(rows_or_file, report)
     try:
@@ -597,7 +677,9 @@ def import_contacts(
         if isinstance(rows, ContactCsvReader):
             rows.close()
     _expire_loaded(session)
-    if not report.failed_strict:
+    if report.failed_strict:
+        report.suppressed = []  # only the chunks before the first bad row were checked
+    else:
         for outcome in state.outcomes.values():
             setattr(report, outcome, getattr(report, outcome) + 1)
     return report

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -41,6 +42,9 @@ from outreach.contacts.validation import (
 )
 from outreach.core.database import utcnow
 from outreach.core.errors import ServiceError
+
+if TYPE_CHECKING:  # subscriptions.services imports this module
+    from outreach.subscriptions.services import RequestMeta
 
 DUPLICATE_EMAIL = "A contact with this email already exists"
 DUPLICATE_ORGANISATION = "An organisation with this name already exists"
@@ -352,11 +356,19 @@ def _apply_contact(session: Session, contact: Contact, data: ContactData) -> Non
     set_topics(contact, topic_list)
 
 
-def create_contact(session: Session, data: ContactData) -> Contact:
+def create_contact(
+    session: Session, data: ContactData, meta: RequestMeta | None = None
+) -> Contact:
+    """Create a contact; with `meta` (who added it), the consent log gets an "import" event."""
     contact = Contact()
     _apply_contact(session, contact, data)
     session.add(contact)
     session.flush()
+    if meta is not None:
+        from outreach.subscriptions.services import record_consent
+
+        record_consent(session, contact, "import", meta)
+        session.flush()
     return contact
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 
 from flask import (
@@ -15,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -36,6 +38,13 @@ from outreach.core.errors import ServiceError
 from outreach.core.pagination import paginate, parse_page_args
 from outreach.core.timezones import local_today
 from outreach.extensions import db
+from outreach.subscriptions.services import (
+    RequestMeta,
+    erase_contact,
+    export_contact,
+    find_suppression,
+)
+from outreach.subscriptions.staff_services import consent_events
 
 bp = Blueprint("contacts", __name__)
 bp.before_request(require_login)
@@ -159,7 +168,51 @@ def export():
 @bp.get("/contacts/<int:contact_id>")
 def detail(contact_id: int):
     contact = db.get_or_404(Contact, contact_id)
-    return render_template("contacts/detail.html", contact=contact)
+    return render_template(
+        "contacts/detail.html",
+        contact=contact,
+        suppression=find_suppression(db.session, contact.email_hash),
+        consent=consent_events(db.session, contact.email_hash),
+    )
+
+
+def _staff_meta() -> RequestMeta:
+    return RequestMeta(source="staff", staff_user_id=current_user.id)
+
+
+@bp.get("/contacts/<int:contact_id>/export.json")
+@editor_required
+def export_json(contact_id: int):
+    """Everything held about one contact (subject access request), as a JSON download."""
+    contact = db.get_or_404(Contact, contact_id)
+    body = json.dumps(export_contact(db.session, contact), ensure_ascii=False, indent=2)
+    filename = f"contact-{contact.id}-{local_today().isoformat()}.json"
+    return Response(
+        body,
+        content_type="application/json; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.route("/contacts/<int:contact_id>/erase", methods=["GET", "POST"])
+@editor_required
+def erase(contact_id: int):
+    """Right to erasure; a POST without `confirmed=1` (or a GET) shows what will be removed."""
+    contact = db.get_or_404(Contact, contact_id)
+    if not (request.method == "POST" and request.form.get("confirmed") == "1"):
+        return render_template(
+            "contacts/erase.html",
+            contact=contact,
+            suppression=find_suppression(db.session, contact.email_hash),
+        )
+    erase_contact(db.session, contact, _staff_meta())
+    db.session.commit()
+    flash(
+        f"Contact #{contact_id} was erased. Its address stays on the suppression list as a hash, "
+        "so an import cannot add it back and it is never mailed again.",
+        "success",
+    )
+    return redirect(url_for("contacts.index"))
 
 
 def _contact_form_page(form: ContactForm, contact: Contact | None, status: int = 200,
@@ -176,7 +229,7 @@ def _contact_form_page(form: ContactForm, contact: Contact | None, status: int =
 def _save_contact(form: ContactForm, contact: Contact | None):
     try:
         if contact is None:
-            contact = services.create_contact(db.session, form.to_data())
+            contact = services.create_contact(db.session, form.to_data(), meta=_staff_meta())
             message = "Contact created."
         else:
             services.update_contact(db.session, contact, form.to_data())
@@ -191,6 +244,13 @@ def _save_contact(form: ContactForm, contact: Contact | None):
         return _contact_form_page(form, contact, 400)
     db.session.commit()
     flash(message, "success")
+    suppression = find_suppression(db.session, contact.email_hash)
+    if suppression is not None:
+        flash(
+            f"This address is on the suppression list ({suppression.reason.replace('_', ' ')}): "
+            "it will receive no mail.",
+            "warning",
+        )
     return redirect(url_for("contacts.detail", contact_id=contact.id))
 
 

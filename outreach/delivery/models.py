@@ -28,6 +28,7 @@ class OutboxMessage(db.Model):
         UniqueConstraint("campaign_id", "contact_id", name="uq_outbox_campaign_contact"),
         Index("ix_outbox_due", "status", "next_attempt_at", "id"),
         Index("ix_outbox_campaign_status", "campaign_id", "status"),
+        Index("ix_outbox_campaign_sent_at", "campaign_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

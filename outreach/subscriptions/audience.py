@@ -31,10 +31,13 @@ def mailable_conditions(topic: str | None, now: datetime | None = None) -> list:
         or_(Subscription.paused_until.is_(None), Subscription.paused_until <= now),
     )
     if topic is not None:
+        # Correlated to the subscription (one level up): naming `Contact` here would make the
+        # nested EXISTS select FROM contacts again, i.e. "anyone at all chose the topic".
         live = and_(
             live,
             exists().where(
-                SubscriptionTopic.contact_id == Contact.id, SubscriptionTopic.topic == topic
+                SubscriptionTopic.contact_id == Subscription.contact_id,
+                SubscriptionTopic.topic == topic,
             ),
         )
     no_subscription = not_(exists().where(Subscription.contact_id == Contact.id))

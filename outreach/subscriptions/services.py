@@ -12,7 +12,7 @@ A link is "already used" when the subscription's `confirm_nonce` has moved past 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -213,8 +213,16 @@ def suppress(
     return entry
 
 
-def unsuppress(session: Session, entry: Suppression, meta: RequestMeta) -> None:
-    """Remove an entry (admins only, enforced by the caller); the consent log keeps the event."""
+def unsuppress(
+    session: Session, entry: Suppression, user: Any, meta: RequestMeta | None = None
+) -> None:
+    """Remove an entry; the consent log keeps the event with `user` as the staff member.
+
+    Only an admin may: anyone else gets PermissionError (views check the role first too).
+    """
+    if user is None or getattr(user, "role", None) != "admin":
+        raise PermissionError("Only an admin can remove an address from the suppression list.")
+    meta = replace(meta or RequestMeta(source="staff"), staff_user_id=user.id)
     contact = session.scalar(select(Contact).where(Contact.email_hash == entry.email_hash))
     record_consent(
         session,

@@ -1,0 +1,297 @@
+"""The outbox queue: enqueue a campaign's recipients, claim due rows, record what happened.
+
+These functions commit (they are the delivery engine's units of work, not request services):
+- `enqueue_campaign` inserts one row per recipient in batches of contact ids, committing each
+  batch; the unique (campaign, contact) constraint makes it idempotent, and it resumes after the
+  last contact already queued, so a crash mid-way loses nothing and duplicates nothing.
+- `claim_batch` moves due rows to `sending` in one UPDATE: on PostgreSQL its subquery locks them
+  `FOR UPDATE SKIP LOCKED`, so workers on any number of machines claim disjoint batches; on SQLite
+  the single statement runs under the database's write lock, so claims are serialised.
+- `record_outcomes` writes a batch's results in one executemany.
+- `requeue_stale` gives the rows of a worker that died (claim older than the lease) back to the
+  queue: at most that batch is sent twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    Integer,
+    String,
+    Text,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from outreach.campaigns.audience import audience_select
+from outreach.campaigns.models import Campaign
+from outreach.contacts.models import Contact
+from outreach.core.database import UTCDateTime, is_postgresql, utcnow
+from outreach.delivery.models import OutboxMessage
+
+ENQUEUE_BATCH_SIZE = 5000
+OPEN_STATUSES = ("queued", "sending")
+# A campaign in one of these states no longer sends: its queued rows are skipped.
+CLOSED_CAMPAIGN_REASONS = {"cancelled": "campaign cancelled", "failed": "campaign failed"}
+
+outbox = OutboxMessage.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRow:
+    id: int
+    kind: str
+    campaign_id: int | None
+    contact_id: int | None
+    email: str
+    language: str
+    attempts: int
+
+
+@dataclass(slots=True)
+class RowOutcome:
+    """What happened to one claimed row. `status` queued means: try again at `next_attempt_at`."""
+
+    id: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None = None
+    sent_at: datetime | None = None
+    smtp_code: int | None = None
+    smtp_reply: str = ""
+    message_id: str | None = None
+
+
+# -- enqueue
+
+
+def _last_enqueued_contact(session: Session, campaign_id: int) -> int:
+    last = session.scalar(
+        select(func.max(OutboxMessage.contact_id)).where(OutboxMessage.campaign_id == campaign_id)
+    )
+    return last or 0
+
+
+def _insert_batch(session: Session, campaign: Campaign, after: int, size: int, now: datetime):
+    moment = literal(now, UTCDateTime())
+    source = audience_select(
+        campaign,
+        literal("campaign", String()),
+        literal(campaign.id, Integer()),
+        Contact.id,
+        Contact.email,
+        Contact.language,
+        literal("queued", String()),
+        literal(0, Integer()),
+        moment,
+        literal("", Text()),
+        moment,
+        moment,
+    )
+    if source is None:
+        return 0
+    source = source.where(Contact.id > after).limit(size)
+    columns = [
+        "kind",
+        "campaign_id",
+        "contact_id",
+        "email",
+        "language",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "smtp_reply",
+        "created_at",
+        "updated_at",
+    ]
+    if is_postgresql(session.get_bind()):
+        statement = (
+            pg_insert(outbox)
+            .from_select(columns, source)
+            .on_conflict_do_nothing(index_elements=["campaign_id", "contact_id"])
+        )
+    else:
+        statement = insert(outbox).from_select(columns, source).prefix_with("OR IGNORE")
+    # Count what RETURNING gives back: rowcount is not reliable for INSERT ... SELECT everywhere.
+    return len(session.execute(statement.returning(outbox.c.id)).all())
+
+
+def enqueue_campaign(
+    session: Session,
+    campaign: Campaign,
+    batch_size: int = ENQUEUE_BATCH_SIZE,
+    now: datetime | None = None,
+) -> int:
+    """Create the outbox rows of a sending (or paused) campaign; returns the rows inserted.
+
+    Stops without finishing if the campaign is cancelled or failed meanwhile; sets
+    `campaign.enqueued_at` once every recipient has a row.
+    """
+    campaign_id = campaign.id
+    inserted = 0
+    while True:
+        status = session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+        if status not in ("sending", "paused"):
+            session.commit()
+            return inserted
+        after = _last_enqueued_contact(session, campaign_id)
+        count = _insert_batch(session, campaign, after, batch_size, now or utcnow())
+        session.commit()
+        inserted += count
+        if count == 0 and _last_enqueued_contact(session, campaign_id) == after:
+            break
+    session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.enqueued_at.is_(None))
+        .values(enqueued_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    session.refresh(campaign)
+    return inserted
+
+
+# -- claim and record
+
+
+def claim_batch(
+    session: Session, worker_name: str, size: int, now: datetime | None = None
+) -> list[ClaimedRow]:
+    """Claim up to `size` due rows (oldest first) for `worker_name`, and commit."""
+    now = now or utcnow()
+    sending_campaigns = select(Campaign.id).where(Campaign.status == "sending")
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == "queued",
+            OutboxMessage.next_attempt_at <= now,
+            or_(
+                OutboxMessage.campaign_id.is_(None),
+                OutboxMessage.campaign_id.in_(sending_campaigns),
+            ),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(outbox)
+        .where(outbox.c.id.in_(due))
+        .values(status="sending", claimed_by=worker_name, claimed_at=now, updated_at=now)
+        .returning(
+            outbox.c.id,
+            outbox.c.kind,
+            outbox.c.campaign_id,
+            outbox.c.contact_id,
+            outbox.c.email,
+            outbox.c.language,
+            outbox.c.attempts,
+        )
+    )
+    rows = [ClaimedRow(*row) for row in session.execute(statement)]
+    session.commit()
+    rows.sort(key=lambda row: row.id)
+    return rows
+
+
+def record_outcomes(session: Session, results: list[RowOutcome], now: datetime | None = None):
+    """Write every row's outcome in one executemany (no commit: the caller commits the batch).
+
+    A row already final (sent, failed or skipped, e.g. by a cancel) is left alone.
+    """
+    if not results:
+        return
+    now = now or utcnow()
+    status = bindparam("b_status", type_=String())
+    statement = (
+        update(outbox)
+        .where(
+            outbox.c.id == bindparam("b_id"),
+            or_(*(outbox.c.status == literal(value) for value in OPEN_STATUSES)),
+        )
+        .values(
+            status=status,
+            attempts=bindparam("b_attempts", type_=Integer()),
+            next_attempt_at=func.coalesce(
+                bindparam("b_next", type_=UTCDateTime()), outbox.c.next_attempt_at
+            ),
+            sent_at=func.coalesce(bindparam("b_sent", type_=UTCDateTime()), outbox.c.sent_at),
+            smtp_code=bindparam("b_code", type_=Integer()),
+            smtp_reply=bindparam("b_reply", type_=Text()),
+            message_id=func.coalesce(
+                bindparam("b_message_id", type_=String()), outbox.c.message_id
+            ),
+            claimed_by=case((status == "queued", None), else_=outbox.c.claimed_by),
+            claimed_at=case((status == "queued", None), else_=outbox.c.claimed_at),
+            updated_at=literal(now, UTCDateTime()),
+        )
+    )
+    session.execute(
+        statement,
+        [
+            {
+                "b_id": result.id,
+                "b_status": result.status,
+                "b_attempts": result.attempts,
+                "b_next": result.next_attempt_at,
+                "b_sent": result.sent_at,
+                "b_code": result.smtp_code,
+                "b_reply": result.smtp_reply[:2000],
+                "b_message_id": result.message_id,
+            }
+            for result in results
+        ],
+    )
+
+
+def requeue_stale(session: Session, lease_seconds: int, now: datetime | None = None) -> int:
+    """Rows claimed longer ago than the lease go back to the queue (their worker died)."""
+    now = now or utcnow()
+    result = session.execute(
+        update(outbox)
+        .where(
+            outbox.c.status == "sending",
+            outbox.c.claimed_at < now - timedelta(seconds=lease_seconds),
+        )
+        .values(status="queued", claimed_by=None, claimed_at=None, updated_at=now)
+    )
+    session.commit()
+    return result.rowcount or 0
+
+
+def skip_closed(session: Session, now: datetime | None = None) -> int:
+    """Queued rows of cancelled or failed campaigns become skipped (a released batch, say)."""
+    now = now or utcnow()
+    total = 0
+    for campaign_status, reason in CLOSED_CAMPAIGN_REASONS.items():
+        closed = select(Campaign.id).where(Campaign.status == campaign_status)
+        result = session.execute(
+            update(outbox)
+            .where(outbox.c.status == "queued", outbox.c.campaign_id.in_(closed))
+            .values(status="skipped", smtp_reply=reason, updated_at=now)
+        )
+        total += result.rowcount or 0
+    session.commit()
+    return total
+
+
+def status_counts(session: Session, campaign_id: int) -> dict[str, int]:
+    """Rows of one campaign per status (every status present, zero when none)."""
+    rows = session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.campaign_id == campaign_id)
+        .group_by(OutboxMessage.status)
+    )
+    counts = dict.fromkeys(("queued", "sending", "sent", "failed", "skipped"), 0)
+    counts.update(dict(rows.tuples().all()))
+    return counts
