@@ -259,3 +259,33 @@ def test_a_contact_created_by_staff_gets_an_import_consent_event(
     staff_client.post(f"/contacts/{contact.id}/edit",
                       data=contact_form(email="Nadia@example.org", first_name="N."))
     assert len(consent_log(db_session)) == 1
+
+
+def test_erase_scrubs_the_address_from_outbox_and_bounce_records(db_session, subscriber):
+    from outreach.campaigns.models import Campaign
+    from outreach.delivery.models import Bounce, OutboxMessage
+    from outreach.subscriptions.services import erase_contact
+
+    campaign = Campaign(name="June", sender_email="news@example.org", status="sending")
+    db_session.add(campaign)
+    db_session.flush()
+    sent = OutboxMessage(campaign_id=campaign.id, contact_id=subscriber.id,
+                         email=subscriber.email, status="sent")
+    other = Campaign(name="July", sender_email="news@example.org", status="sending")
+    db_session.add(other)
+    db_session.flush()
+    queued = OutboxMessage(campaign_id=other.id, contact_id=subscriber.id,
+                           email=subscriber.email, status="queued")
+    bounce = Bounce(email_hash=subscriber.email_hash, email=subscriber.email, kind="soft")
+    db_session.add_all([sent, queued, bounce])
+    db_session.commit()
+
+    erase_contact(db_session, subscriber, RequestMeta(source="staff"))
+    db_session.commit()
+    db_session.expire_all()
+    rows = db_session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [(row.email, row.contact_id, row.status) for row in rows] == [
+        ("", None, "sent"),
+        ("", None, "skipped"),
+    ]
+    assert db_session.scalar(select(Bounce)).email is None

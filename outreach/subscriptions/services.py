@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from outreach.contacts.models import CONTACT_TYPES, LANGUAGES, Contact
@@ -522,9 +522,23 @@ def erase_contact(session: Session, contact: Contact, meta: RequestMeta) -> str:
     """Remove a contact's personal data; keep its address's hash suppressed and the erase event.
 
     Returns the hash. Earlier consent events keep their action and time but lose the IP address
-    and user agent, which are personal data too.
+    and user agent, which are personal data too. Outbox rows and bounce records lose the address;
+    messages not yet sent to it are skipped.
     """
+    from outreach.delivery.models import Bounce, OutboxMessage
+
     digest = contact.email_hash
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.contact_id == contact.id, OutboxMessage.status == "queued")
+        .values(status="skipped", smtp_reply="contact erased")
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.contact_id == contact.id)
+        .values(email="", contact_id=None)
+    )
+    session.execute(update(Bounce).where(Bounce.email_hash == digest).values(email=None))
     entry = find_suppression(session, digest)
     if entry is None:
         session.add(Suppression(email_hash=digest, email=None, reason="erased",
