@@ -1,5 +1,6 @@
 """Every domain's models, imported together so the metadata (and migrations) see all tables."""
 
+from outreach.alerts.models import AlertRecord, AlertRule, DigestRecord
 from outreach.auth.models import User
 from outreach.calendar.models import Cycle, KeyDate, Review, UPRSession
 from outreach.campaigns.models import Campaign, CampaignVariant
@@ -15,6 +16,9 @@ from outreach.subscriptions.models import (
 )
 
 __all__ = [
+    "AlertRecord",
+    "AlertRule",
+    "DigestRecord",
     "Bounce",
     "Campaign",
     "CampaignVariant",

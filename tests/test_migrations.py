@@ -61,3 +61,16 @@ def test_upgrade_to_0002_backfills_the_email_hash_of_existing_contacts(empty_dat
             stored = conn.execute(text("SELECT email_hash FROM contacts")).scalar_one()
         assert stored == hashlib.sha256(b"ana@example.org").hexdigest()
         db.engine.dispose()
+
+
+def test_upgrade_seeds_the_default_alert_rules(empty_database_url):
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database_url)
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT kind, days_before FROM alert_rules ORDER BY kind, days_before")
+            ).all()
+        assert len(rows) == 12
+        assert [days for kind, days in rows if kind == "stakeholder_submission"] == [1, 7, 14, 30]
+        db.engine.dispose()

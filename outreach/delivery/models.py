@@ -10,8 +10,9 @@ Campaign rows are unique per (campaign, contact). Alerts and digests use the sam
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from outreach.core.database import UTCDateTime, utcnow
@@ -51,6 +52,9 @@ class OutboxMessage(db.Model):
     smtp_code: Mapped[int | None]
     smtp_reply: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # What a non-campaign message is about (alert: key date ids; digest: the week); rendered when
+    # sent, so a deadline moved since shows its current date.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
