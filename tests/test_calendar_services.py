@@ -372,3 +372,24 @@ def test_staff_changes_to_states_survive_a_calendar_reload(calendar):
     assert "NA" in get_session(calendar, 53).state_codes
     assert "MM" in get_session(calendar, 51).state_codes
     assert get_session(calendar, 41).edited_by_staff_at is None
+
+
+def test_a_states_own_date_supersedes_only_the_same_kind(calendar):
+    """France's own pre-session date must not hide the session-wide submission deadline."""
+    upr_session = make_session(calendar, 95, ["FR", "DE"], wg_start=date(2031, 5, 5),
+                               wg_end=date(2031, 5, 16))
+    france = services.find_review(upr_session, "FR")
+    wide = key_date(upr_session, "stakeholder_submission", datetime(2031, 1, 10, 11, tzinfo=UTC))
+    key_date(upr_session, "pre_session_application", datetime(2031, 2, 1, 11, tzinfo=UTC),
+             review=france)
+    wide_application = key_date(upr_session, "pre_session_application",
+                                datetime(2031, 2, 3, 11, tzinfo=UTC))
+    calendar.commit()
+
+    start = datetime(2030, 12, 1, tzinfo=UTC)
+    for_france = services.upcoming_key_dates(calendar, start=start, days=120, country="FR")
+    ids = {kd.id for kd, _ in for_france}
+    assert wide.id in ids
+    assert wide_application.id not in ids  # France has its own application deadline
+    for_germany = services.upcoming_key_dates(calendar, start=start, days=120, country="DE")
+    assert {wide.id, wide_application.id} <= {kd.id for kd, _ in for_germany}

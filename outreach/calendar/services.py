@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from outreach.calendar.models import (
@@ -42,22 +42,29 @@ MIN_DAYS, MAX_DAYS = 7, 365
 # --- Reading ------------------------------------------------------------------------------------
 
 
-def _concerns(country_code: str):
-    """SQL condition: the key date concerns `country_code`.
+def concerning(codes: list[str]):
+    """SQL condition: the key date concerns at least one of `codes`.
 
-    That is its own State's date, or a session-wide date of a session reviewing the State, unless
-    the State has its own date of the same kind (which supersedes the session-wide one).
+    A State's own date, or a session-wide date of a session reviewing one of the States that has
+    no own date of that kind (an own date supersedes the session-wide one).
     """
+    if not codes:
+        return false()
     own = aliased(Review)
     member = aliased(Review)
     specific = aliased(KeyDate)
-    state_specific = exists().where(own.id == KeyDate.review_id, own.country_code == country_code)
-    superseded = exists().where(specific.review_id == member.id, specific.kind == KeyDate.kind)
+    state_specific = exists().where(own.id == KeyDate.review_id, own.country_code.in_(codes))
+    # Explicit: auto-correlation would only reach the enclosing EXISTS, not the outer key date.
+    superseded = (
+        exists()
+        .where(specific.review_id == member.id, specific.kind == KeyDate.kind)
+        .correlate(KeyDate, member)
+    )
     session_wide = and_(
         KeyDate.review_id.is_(None),
         exists().where(
             member.session_id == KeyDate.session_id,
-            member.country_code == country_code,
+            member.country_code.in_(codes),
             ~superseded,
         ),
     )
@@ -123,7 +130,7 @@ def upcoming_key_dates(
         .order_by(KeyDate.starts_at, KeyDate.kind, KeyDate.id)
     )
     if country:
-        stmt = stmt.where(_concerns(country))
+        stmt = stmt.where(concerning([country]))
     if session_number is not None:
         stmt = stmt.join(UPRSession, KeyDate.session_id == UPRSession.id).where(
             UPRSession.number == session_number

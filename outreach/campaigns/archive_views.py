@@ -7,12 +7,9 @@ language and shows them in it; without it every campaign is shown in its default
 
 from __future__ import annotations
 
-import re
-import xml.etree.ElementTree as ET
 from collections import OrderedDict
-from datetime import UTC, date, datetime
+from datetime import datetime
 from threading import Lock
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -29,6 +26,16 @@ from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import selectinload
 
 from outreach.campaigns.models import Campaign, CampaignVariant
+from outreach.core.atom import (
+    CONTENT_TYPE,
+    FEED_TAG_DATE,
+    XML_LANG,
+    new_feed,
+    rfc3339,
+    sub,
+    tag_uri,
+    to_bytes,
+)
 from outreach.core.database import utcnow
 from outreach.core.pagination import paginate, parse_page_args
 from outreach.core.timezones import to_local
@@ -44,12 +51,6 @@ FEED_ENTRIES = 20
 RENDER_CACHE_SIZE = 128
 SUMMARY_CHARS = 400
 CACHE_SECONDS = 300
-ATOM = "http://www.w3.org/2005/Atom"
-# Characters XML 1.0 cannot carry at all (control characters): dropped from feed text.
-NOT_XML_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# The date in the feed's own tag URI: fixed once, so the feed id never changes.
-FEED_TAG_DATE = date(2026, 1, 1)
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # The rendered email is shown in a frame: its own styles, no scripts, nothing loaded but images.
 EMAIL_CSP = (
     "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; "
@@ -199,16 +200,6 @@ def email(campaign_id: int):
 # --- Atom -----------------------------------------------------------------------------------------
 
 
-def rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def tag_uri(day: date, specific: str) -> str:
-    """An RFC 4151 tag: stable for an entry, whatever the feed's URL later becomes."""
-    host = urlsplit(current_app.config["PUBLIC_BASE_URL"]).hostname or "localhost"
-    return f"tag:{host},{day:%Y-%m-%d}:{specific}"
-
-
 def summary_of(text: str, limit: int = SUMMARY_CHARS) -> str:
     flat = " ".join(text.split())
     if len(flat) <= limit:
@@ -216,18 +207,11 @@ def summary_of(text: str, limit: int = SUMMARY_CHARS) -> str:
     return flat[:limit].rsplit(" ", 1)[0] + "…"
 
 
-def sub(parent: ET.Element, tag: str, text: str | None = None, **attributes) -> ET.Element:
-    element = ET.SubElement(parent, tag, attributes)
-    if text is not None:
-        element.text = NOT_XML_CHARS.sub("", text)
-    return element
-
-
 def build_feed(campaigns: list[Campaign], now: datetime) -> bytes:
     lang = g.archive_lang
     link_args = {"lang": lang} if lang else {}
     organisation = current_app.config["ORGANISATION_NAME"]
-    feed = ET.Element("feed", {"xmlns": ATOM, XML_LANG: lang or "en"})
+    feed = new_feed(lang or "en")
     sub(feed, "id", tag_uri(FEED_TAG_DATE, f"archive:{lang or 'all'}"))
     sub(feed, "title", gettext("%(name)s: newsletter archive", name=organisation))
     updated = max((c.finished_at for c in campaigns if c.finished_at), default=now)
@@ -250,11 +234,11 @@ def build_feed(campaigns: list[Campaign], now: datetime) -> bytes:
         sub(entry, "link", rel="alternate", type="text/html",
             href=public_url("archive.detail", campaign_id=campaign.id, lang=language))
         sub(entry, "summary", summary_of(rendered.text), type="text")
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return to_bytes(feed)
 
 
 @bp.get("/archive.atom")
 def feed():
     campaigns = list(db.session.scalars(archived().limit(FEED_ENTRIES)))
     body = build_feed(campaigns, utcnow())
-    return cached(Response(body, content_type="application/atom+xml; charset=utf-8"))
+    return cached(Response(body, content_type=CONTENT_TYPE))
