@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PYTEST_WORKERS ?= 2
 
-.PHONY: run setup test lint format bench clean install install-dev db-upgrade worker scheduler \
+.PHONY: run setup test lint format bench bench-sink clean install install-dev db-upgrade worker scheduler \
 	translations translations-extract
 
 $(BIN)/python:
@@ -35,6 +35,14 @@ setup: install translations
 run: setup
 	HOST=$(HOST) PORT=$(PORT) FLASK="$(FLASK)" scripts/run-dev.sh
 
+## One delivery worker on its own (sends queued messages; Ctrl-C finishes the current one).
+worker: install
+	$(FLASK) delivery worker
+
+## The scheduler on its own (starts due campaigns, recovers stalled work; one leader at a time).
+scheduler: install
+	$(FLASK) scheduler
+
 ## Compile the French and Spanish catalogues (outreach/translations/*/LC_MESSAGES/messages.mo).
 translations: install
 	$(BIN)/pybabel compile -d outreach/translations
@@ -60,9 +68,18 @@ format: install-dev
 test: lint translations
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
-bench: install-dev
+## Import, segments and delivery benchmarks (figures in docs/benchmarks.md). The delivery one takes
+## a few minutes, more with its 100,000-recipient memory run.
+bench: install-dev bench-sink
 	$(BIN)/python bench/import_contacts.py
 	$(BIN)/python bench/segments.py
+	status=0; $(BIN)/python bench/delivery.py || status=1; \
+		$(BIN)/python bench/delivery.py --large || status=1; exit $$status
+
+## Postfix's smtp-sink for bench/delivery.py (Debian, as root); without it the bench uses aiosmtpd.
+bench-sink:
+	@test -x /usr/sbin/smtp-sink || DEBIAN_FRONTEND=noninteractive apt-get install -y postfix \
+		|| echo "No smtp-sink: bench/delivery.py falls back to an aiosmtpd sink."
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -90,6 +90,10 @@ class Config:
         # Mailbox-full, policy (5.7.x) and 4.x.x bounces suppress an address after this many.
         self.BOUNCE_SOFT_LIMIT = env_int("BOUNCE_SOFT_LIMIT", 3)
 
+        # Weekly digest: queued from this weekday and Geneva wall-clock time on, for that ISO week.
+        self.DIGEST_WEEKDAY = os.environ.get("DIGEST_WEEKDAY", "monday")
+        self.DIGEST_TIME = os.environ.get("DIGEST_TIME", "08:00")
+
         self.DEV_MAIL_HOST = os.environ.get("DEV_MAIL_HOST", "127.0.0.1")
         self.DEV_MAIL_PORT = env_int("DEV_MAIL_PORT", 1025)
         self.DEV_MAIL_DIR = os.environ.get("DEV_MAIL_DIR", str(INSTANCE_DIR / "devmail"))

@@ -49,12 +49,16 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         configure_engine_events(db.engine)
 
+    import outreach.alerts.digest_sender  # registers the digest sender and scheduler job
+    import outreach.alerts.senders  # registers the alert and notice senders
     import outreach.mail.transactional
     import outreach.models  # noqa: F401  (every table, and the user loader)
 
 
 def register_blueprints(app: Flask) -> None:
+    from outreach.alerts.views import bp as alerts_bp
     from outreach.auth.views import bp as auth_bp
+    from outreach.calendar.feed_views import bp as calendar_feeds_bp
     from outreach.calendar.views import bp as calendar_bp
     from outreach.campaigns.archive_views import bp as archive_bp
     from outreach.campaigns.send_views import bp as campaign_send_bp
@@ -75,6 +79,8 @@ def register_blueprints(app: Flask) -> None:
         contacts_bp,
         imports_bp,
         calendar_bp,
+        calendar_feeds_bp,
+        alerts_bp,
         segments_bp,
         suppressions_bp,
         campaign_send_bp,
@@ -89,6 +95,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from outreach.alerts.cli import alerts_cli
     from outreach.auth.cli import users_cli
     from outreach.calendar.cli import calendar_cli
     from outreach.contacts.cli import contacts_cli
@@ -106,8 +113,13 @@ def register_cli(app: Flask) -> None:
         devmail_cli,
         delivery_cli,
         scheduler_command,
+        alerts_cli,
     ):
         app.cli.add_command(command)
+
+    from outreach.alerts.digest_cli import digest_command
+
+    alerts_cli.add_command(digest_command)  # `flask alerts digest`
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -14,6 +14,11 @@ trap cleanup INT TERM EXIT
 
 $FLASK devmail serve &
 pids+=($!)
+# The delivery engine: one sender worker and the scheduler (due campaigns, digests, recovery).
+$FLASK delivery worker --name dev-worker &
+pids+=($!)
+$FLASK scheduler --name dev-scheduler &
+pids+=($!)
 echo "Outreach on http://$HOST:$PORT (development mail at http://$HOST:$PORT/dev/mail)"
 $FLASK run --host "$HOST" --port "$PORT" &
 pids+=($!)

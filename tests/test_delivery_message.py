@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from outreach.delivery.dkim import SIGNED_HEADERS, signer_from_config
 from outreach.delivery.message import (
     AddressError,
     CampaignHeaders,
+    LineEncoder,
     MessageFactory,
     encode_address,
     encode_text,
@@ -35,7 +37,8 @@ FRENCH = Rendered(
     subject="Lettre d'information : l'Examen périodique universel, 47e session à Genève",
     html="<!doctype html><html><body><p>Chère Éloïse,</p><p>" + "é" * 300 + "</p>\n"
     ".\n<p>Fin</p></body></html>",
-    text="Chère Éloïse,\n\nLa session commence le 4 novembre.\n. une ligne qui commence par un point\n"
+    text="Chère Éloïse,\n\nLa session commence le 4 novembre.\n"
+    ". une ligne qui commence par un point\n"
     "Une ligne avec un espace final \n" + "x" * 1200,
 )
 UNSUBSCRIBE = "https://outreach.example.org/u/eyJjIjoxfQ.abc-DEF_123"
@@ -112,7 +115,9 @@ def test_lines_stay_short_and_ascii():
 
 
 def test_non_ascii_names_and_subjects_are_rfc2047_encoded():
-    built = build(to_name="José", rendered=Rendered("es", "Boletín: sesión 47", "<p>Hola</p>", "Hola"))
+    built = build(
+        to_name="José", rendered=Rendered("es", "Boletín: sesión 47", "<p>Hola</p>", "Hola")
+    )
     header = built.data.partition(b"\r\n\r\n")[0].decode("ascii")
     assert "=?utf-8?b?" in header
     message = parse(built.data)
@@ -199,8 +204,12 @@ def test_dkim_signature_verifies_and_covers_the_unsubscribe_headers(tmp_path):
         capture_output=True,
     ).stdout
     record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
-    config = {**CONFIG, "DKIM_PRIVATE_KEY_PATH": str(key), "DKIM_SELECTOR": "s1",
-              "DKIM_DOMAIN": "example.org"}
+    config = {
+        **CONFIG,
+        "DKIM_PRIVATE_KEY_PATH": str(key),
+        "DKIM_SELECTOR": "s1",
+        "DKIM_DOMAIN": "example.org",
+    }
     assert signer_from_config(config) is not None
     built = MessageFactory(HEADERS, config).build(
         FRENCH, to_email="eloise@example.org", unsubscribe_url=UNSUBSCRIBE, outbox_id=1
@@ -214,15 +223,44 @@ def test_dkim_signature_verifies_and_covers_the_unsubscribe_headers(tmp_path):
     assert dkim.verify(built.data, dnsfunc=dns)
     assert asked == [b"s1._domainkey.example.org."]
     signature = parse(built.data)["DKIM-Signature"]
-    signed = {name.strip().lower() for name in re.search(r"h=([^;]+)", signature).group(1).split(":")}
-    assert {"from", "to", "subject", "date", "message-id", "list-unsubscribe",
-            "list-unsubscribe-post"} <= signed
+    signed = {
+        name.strip().lower() for name in re.search(r"h=([^;]+)", signature).group(1).split(":")
+    }
+    assert {
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+    } <= signed
     assert len(SIGNED_HEADERS) == len(set(SIGNED_HEADERS))
-    tampered = built.data.replace(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
-                                  b"List-Unsubscribe-Post: List-Unsubscribe=Two-Clicks")
+    tampered = built.data.replace(
+        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        b"List-Unsubscribe-Post: List-Unsubscribe=Two-Clicks",
+    )
     assert not dkim.verify(tampered, dnsfunc=dns)
 
 
 def test_no_dkim_without_a_key():
     assert signer_from_config(CONFIG) is None
     assert b"DKIM-Signature" not in build().data
+
+
+def test_line_by_line_quoted_printable_decodes_to_the_text():
+    encoder = LineEncoder(limit=3)  # a tiny cache: most lines take the uncached path
+    texts = [
+        FRENCH.html,
+        FRENCH.text,
+        "trailing space \nand tab\t\n.\n=equals= and é\r\nwindows line\rold mac",
+        "x" * 500 + "\n" + "é" * 100,
+        "",
+    ]
+    for text in texts * 2:
+        encoded = encoder.encode(text)
+        assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
+        assert b"\n" not in encoded.replace(b"\r\n", b"")
+        expected = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+        assert binascii.a2b_qp(encoded).decode("utf-8") == expected
+    assert len(encoder.lines) == 3

@@ -25,7 +25,9 @@ def contacts(session, count: int, **kwargs):
 
 def count_rows(session, campaign_id: int) -> int:
     return session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.campaign_id == campaign_id)
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.campaign_id == campaign_id)
     )
 
 
@@ -139,16 +141,31 @@ def test_record_outcomes_in_one_go_and_leave_final_rows_alone(db_session):
     outbox.enqueue_campaign(db_session, campaign)
     a, b, c = outbox.claim_batch(db_session, "w1", 3)
     now = utcnow()
-    db_session.execute(update(OutboxMessage).where(OutboxMessage.id == c.id).values(status="skipped"))
+    db_session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == c.id).values(status="skipped")
+    )
     db_session.commit()
 
     outbox.record_outcomes(
         db_session,
         [
-            outbox.RowOutcome(a.id, "sent", 1, sent_at=now, smtp_code=250, smtp_reply="250 ok",
-                              message_id="<m1@mail.example.org>"),
-            outbox.RowOutcome(b.id, "queued", 1, next_attempt_at=now + timedelta(seconds=60),
-                              smtp_code=451, smtp_reply="451 later"),
+            outbox.RowOutcome(
+                a.id,
+                "sent",
+                1,
+                sent_at=now,
+                smtp_code=250,
+                smtp_reply="250 ok",
+                message_id="<m1@mail.example.org>",
+            ),
+            outbox.RowOutcome(
+                b.id,
+                "queued",
+                1,
+                next_attempt_at=now + timedelta(seconds=60),
+                smtp_code=451,
+                smtp_reply="451 later",
+            ),
             outbox.RowOutcome(c.id, "sent", 1, sent_at=now),
         ],
     )
@@ -156,7 +173,10 @@ def test_record_outcomes_in_one_go_and_leave_final_rows_alone(db_session):
 
     rows = {r.id: r for r in outbox_rows(db_session, campaign.id)}
     assert (rows[a.id].status, rows[a.id].smtp_code, rows[a.id].message_id) == (
-        "sent", 250, "<m1@mail.example.org>")
+        "sent",
+        250,
+        "<m1@mail.example.org>",
+    )
     assert rows[a.id].claimed_by == "w1" and rows[a.id].sent_at is not None
     assert (rows[b.id].status, rows[b.id].attempts, rows[b.id].claimed_by) == ("queued", 1, None)
     assert rows[b.id].next_attempt_at > now + timedelta(seconds=59)

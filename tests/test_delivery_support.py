@@ -43,6 +43,7 @@ class Sink:
     port: int = field(default_factory=free_port)
     host: str = "127.0.0.1"
     smtputf8: bool = False
+    pipelining: bool = False  # advertise PIPELINING (RFC 2920): the worker then batches commands
     rcpt_replies: dict[str, list[str]] = field(default_factory=dict)
     default_rcpt: str = "250 OK"
     mail_reply: str | None = None
@@ -76,8 +77,14 @@ class Sink:
                 )
                 return f"250 2.0.0 Ok: queued as Q{len(sink.received)}"
 
+        class PipeliningHandler(Handler):
+            async def handle_EHLO(self, server, session, envelope, hostname, responses):
+                session.host_name = hostname
+                return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+        handler = PipeliningHandler() if self.pipelining else Handler()
         self.controller = Controller(
-            Handler(), hostname=self.host, port=self.port, enable_SMTPUTF8=self.smtputf8
+            handler, hostname=self.host, port=self.port, enable_SMTPUTF8=self.smtputf8
         )
         self.controller.start()
         return self
@@ -136,7 +143,9 @@ def make_campaign(
     """A campaign sent to one segment (default: everybody), flushed, not committed."""
     segment = Segment(name=f"Segment {next(_names)}", filters=filters or {})
     session.add(segment)
-    variants = variants or {"en": ("Hello {{ contact.first_name }}", "Dear {{ contact.full_name }},")}
+    variants = variants or {
+        "en": ("Hello {{ contact.first_name }}", "Dear {{ contact.full_name }},")
+    }
     campaign = Campaign(
         name=fields.pop("name", f"Campaign {next(_names)}"),
         topic=topic,

@@ -66,7 +66,9 @@ def test_hourly_window_waits_for_the_oldest_message_to_age():
     clock.now += 600
     assert t.delay() == 3000
     send(t, 1)
-    assert abs((clock.now - 1000.0) - 3600) < 1e-6  # the fourth went exactly an hour after the first
+    assert (
+        abs((clock.now - 1000.0) - 3600) < 1e-6
+    )  # the fourth went exactly an hour after the first
     assert t.delay() == 0  # the second message (sent at 1000 too) is an hour old as well
 
 

@@ -16,7 +16,7 @@ from outreach.delivery.outbox import claim_batch, enqueue_campaign
 from outreach.delivery.worker import Worker, run_worker
 from outreach.extensions import db
 from outreach.subscriptions.models import Suppression
-from outreach.subscriptions.services import UNSUBSCRIBE, erase_contact, RequestMeta, suppress
+from outreach.subscriptions.services import UNSUBSCRIBE, RequestMeta, erase_contact, suppress
 from tests.factories import make_contact
 from tests.test_delivery_support import Sink, make_campaign, outbox_rows, sending_to, statuses
 
@@ -30,9 +30,9 @@ VARIANTS = {
 }
 
 
-@pytest.fixture
-def sink():
-    server = Sink().start()
+@pytest.fixture(params=[False, True], ids=["one-command-at-a-time", "pipelining"])
+def sink(request):
+    server = Sink(pipelining=request.param).start()
     yield server
     server.stop()
 
@@ -40,10 +40,12 @@ def sink():
 def people(session):
     return [
         make_contact(session, "ann@example.org", first_name="Ann", last_name="Lee"),
-        make_contact(session, "eloise@example.org", first_name="Éloïse", last_name="Müller",
-                     language="fr"),
-        make_contact(session, "jose@example.org", first_name="José", last_name="Pérez",
-                     language="es"),
+        make_contact(
+            session, "eloise@example.org", first_name="Éloïse", last_name="Müller", language="fr"
+        ),
+        make_contact(
+            session, "jose@example.org", first_name="José", last_name="Pérez", language="es"
+        ),
     ]
 
 
@@ -51,6 +53,11 @@ def start(session, campaign: Campaign) -> int:
     session.commit()
     enqueue_campaign(session, campaign)
     return campaign.id
+
+
+def campaign_of(session, campaign_id: int) -> Campaign:
+    session.expire_all()
+    return session.get(Campaign, campaign_id)
 
 
 def parsed(received):
@@ -102,15 +109,15 @@ def test_a_campaign_is_delivered_once_per_recipient_in_their_language(app, db_se
         assert row.smtp_reply.startswith("250 2.0.0 Ok: queued as Q")
         assert row.sent_at is not None
     db_session.expire_all()
-    assert db_session.get(Campaign, campaign_id).status == "sent"
+    assert campaign_of(db_session, campaign_id).status == "sent"
     beat = db_session.get(WorkerHeartbeat, "w1")
     assert beat.sent_total == 3 and beat.role == "worker"
 
 
-def test_suppression_and_erasure_are_checked_at_send_time(app, db_session, sink):
+def test_suppression_is_checked_at_send_time(app, db_session, sink):
     ann, eloise, jose = people(db_session)
     campaign_id = start(db_session, make_campaign(db_session, variants=VARIANTS))
-    # After the audience was computed: one unsubscribes, one is erased, one becomes inactive.
+    # After the audience was computed: one unsubscribes, one is erased.
     suppress(db_session, eloise.email, "unsubscribed")
     erase_contact(db_session, jose, RequestMeta(source="staff"))
     db_session.commit()
@@ -121,13 +128,35 @@ def test_suppression_and_erasure_are_checked_at_send_time(app, db_session, sink)
         stats = run_worker(app, "w1", once=True)
 
     assert [m.rcpt_tos for m in sink.received] == [["ann@example.org"]]
-    assert stats.skipped == 2
-    rows = {row.email: row for row in outbox_rows(db_session, campaign_id)}
-    assert rows["eloise@example.org"].status == "skipped"
-    assert rows["eloise@example.org"].smtp_reply == "suppressed (unsubscribed)"
-    assert rows["jose@example.org"].status == "skipped"
-    assert rows["jose@example.org"].smtp_reply.startswith("suppressed (erased)")
-    assert db_session.get(Campaign, campaign_id).status == "sent"
+    assert stats.skipped == 1
+    rows = outbox_rows(db_session, campaign_id)
+    assert [(r.email, r.status, r.smtp_reply) for r in rows] == [
+        ("ann@example.org", "sent", rows[0].smtp_reply),
+        ("eloise@example.org", "skipped", "suppressed (unsubscribed)"),
+        ("", "skipped", "contact erased"),
+    ]
+    assert campaign_of(db_session, campaign_id).status == "sent"
+
+
+def test_a_contact_erased_while_its_message_is_claimed_is_not_sent(app, db_session, sink):
+    ann, eloise, jose = people(db_session)
+    campaign_id = start(db_session, make_campaign(db_session, variants=VARIANTS))
+    rows = claim_batch(db_session, "w1", 10)
+    erase_contact(db_session, jose, RequestMeta(source="staff"))
+    db_session.commit()
+
+    with sending_to(app, sink):
+        worker = Worker(app, "w1")
+        worker.process_batch(rows)
+        worker.transport.close()
+
+    assert sorted(m.rcpt_tos[0] for m in sink.received) == ["ann@example.org", "eloise@example.org"]
+    erased = outbox_rows(db_session, campaign_id)[2]
+    assert (erased.email, erased.status, erased.smtp_reply) == (
+        "",
+        "skipped",
+        "suppressed (erased)",
+    )
 
 
 def test_a_contact_no_longer_mailable_is_skipped(app, db_session, sink):
@@ -155,7 +184,7 @@ def test_451_is_retried_with_backoff_then_delivered(app, db_session, sink):
     assert row.smtp_reply == "451 4.7.1 Greylisted, try later"
     assert 55 <= (row.next_attempt_at - row.updated_at).total_seconds() <= 61
     assert stats.retrying == 1
-    assert db_session.get(Campaign, campaign_id).status == "sending"
+    assert campaign_of(db_session, campaign_id).status == "sending"
 
     with sending_to(app, sink):  # retry base 0: the retry is due at once
         row.next_attempt_at = row.updated_at
@@ -165,7 +194,7 @@ def test_451_is_retried_with_backoff_then_delivered(app, db_session, sink):
     assert (row.status, row.attempts, row.smtp_code) == ("sent", 2, 250)
     assert sink.rcpt_seen.count("eloise@example.org") == 2
     assert len(sink.to("eloise@example.org")) == 1
-    assert db_session.get(Campaign, campaign_id).status == "sent"
+    assert campaign_of(db_session, campaign_id).status == "sent"
 
 
 def test_4xx_gives_up_after_the_maximum_attempts(app, db_session, sink):
@@ -200,7 +229,7 @@ def test_550_fails_the_row_suppresses_the_address_and_is_never_retried(app, db_s
     suppressed = {s.email: s.reason for s in db_session.scalars(select(Suppression))}
     assert suppressed == {"ann@example.org": "hard_bounce"}  # a policy block is not a bounce
     assert sink.rcpt_seen.count("ann@example.org") == 1
-    assert db_session.get(Campaign, campaign_id).status == "sent"
+    assert campaign_of(db_session, campaign_id).status == "sent"
 
 
 def test_server_down_the_campaign_waits_then_resumes_by_itself(app, db_session):
@@ -214,7 +243,7 @@ def test_server_down_the_campaign_waits_then_resumes_by_itself(app, db_session):
     rows = outbox_rows(db_session, campaign_id)
     assert {(r.status, r.attempts, r.claimed_by) for r in rows} == {("queued", 0, None)}
     assert "unavailable" in rows[0].smtp_reply
-    assert db_session.get(Campaign, campaign_id).status == "sending"
+    assert campaign_of(db_session, campaign_id).status == "sending"
 
     sink.start()
     try:
@@ -258,7 +287,7 @@ def test_too_many_refusals_in_a_row_pause_the_campaign_with_the_reason(app, db_s
     with sending_to(app, sink, DELIVERY_MAX_CONSECUTIVE_ERRORS=3):
         stats = run_worker(app, "w1", once=True)
 
-    campaign = db_session.get(Campaign, campaign_id)
+    campaign = campaign_of(db_session, campaign_id)
     assert campaign.status == "paused"
     assert "refused 3 messages in a row" in campaign.status_reason
     assert "554 5.7.1 Service refused" in campaign.status_reason
@@ -274,7 +303,7 @@ def test_too_many_refusals_in_a_row_pause_the_campaign_with_the_reason(app, db_s
     with sending_to(app, sink):
         run_worker(app, "w1", once=True)
     assert list(statuses(db_session, campaign_id).values()).count("sent") == 3
-    assert db_session.get(Campaign, campaign_id).status == "sent"
+    assert campaign_of(db_session, campaign_id).status == "sent"
 
 
 def test_a_refused_sender_keeps_rows_queued_and_pauses(app, db_session, sink):
@@ -285,7 +314,7 @@ def test_a_refused_sender_keeps_rows_queued_and_pauses(app, db_session, sink):
     with sending_to(app, sink, DELIVERY_MAX_CONSECUTIVE_ERRORS=2):
         run_worker(app, "w1", once=True)
 
-    campaign = db_session.get(Campaign, campaign_id)
+    campaign = campaign_of(db_session, campaign_id)
     assert campaign.status == "paused"
     assert "Sender address rejected" in campaign.status_reason
     assert set(statuses(db_session, campaign_id).values()) == {"queued"}
@@ -353,7 +382,7 @@ def test_stop_finishes_the_current_message_and_releases_the_rest(app, db_session
 def test_paused_campaign_is_not_sent_and_cancelled_rows_are_skipped(app, db_session, sink):
     people(db_session)
     campaign_id = start(db_session, make_campaign(db_session, variants=VARIANTS))
-    campaign = db_session.get(Campaign, campaign_id)
+    campaign = campaign_of(db_session, campaign_id)
     lifecycle.pause(db_session, campaign)
     db_session.commit()
     with sending_to(app, sink):
@@ -381,7 +410,7 @@ def test_a_campaign_that_cannot_render_fails_with_the_reason(app, db_session, si
     campaign_id = start(db_session, campaign)
     with sending_to(app, sink):
         run_worker(app, "w1", once=True)
-    campaign = db_session.get(Campaign, campaign_id)
+    campaign = campaign_of(db_session, campaign_id)
     assert campaign.status == "failed"
     assert campaign.status_reason.startswith("Could not prepare the messages")
     assert set(statuses(db_session, campaign_id).values()) == {"skipped"}
@@ -399,3 +428,60 @@ def test_a_message_that_cannot_render_fails_its_row(app, db_session, sink):
     assert all(r.smtp_reply.startswith("could not render:") for r in rows)
     assert "nickname" in rows[0].smtp_reply
     assert sink.received == []
+
+
+def test_other_kinds_of_message_go_through_a_registered_sender(app, db_session, sink, monkeypatch):
+    from outreach.campaigns.rendering import Rendered
+    from outreach.delivery import worker as worker_module
+    from outreach.delivery.message import CampaignHeaders, MessageFactory
+    from outreach.delivery.models import OutboxMessage
+
+    ann, eloise, jose = people(db_session)
+    for contact, kind in ((ann, "notice"), (eloise, "digest"), (jose, "notice")):
+        db_session.add(
+            OutboxMessage(
+                kind=kind,
+                contact_id=contact.id,
+                email=contact.email,
+                language=contact.language,
+                payload={"week": "2026-W48"},
+            )
+        )
+    db_session.commit()
+
+    class NoticeSender:
+        topic = None
+
+        def __init__(self, session, flask_app):
+            headers = CampaignHeaders("UPR Info", "alerts@example.org")
+            self.factory = MessageFactory(headers, flask_app.config)
+
+        def render(self, row, recipient, *, unsubscribe_url, preferences_url):
+            if recipient.first_name == "José":
+                raise worker_module.SkipMessage("nothing to tell José this week")
+            return Rendered(
+                row.language,
+                f"Notice for {recipient.first_name}",
+                f"<p>{row.payload['week']}</p>",
+                f"{row.payload['week']}\n{unsubscribe_url}",
+            )
+
+    monkeypatch.setattr(worker_module, "SENDER_FACTORIES", {})  # only ours: digest has none
+    worker_module.register_sender("notice", NoticeSender)
+    with sending_to(app, sink):
+        run_worker(app, "w1", once=True)
+
+    assert [m.rcpt_tos for m in sink.received] == [["ann@example.org"]]
+    message = parsed(sink.received[0])
+    assert message["Subject"] == "Notice for Ann"
+    assert "2026-W48" in message.get_body(("plain",)).get_content()
+    rows = {row.email: row for row in outbox_rows(db_session)}
+    assert rows["ann@example.org"].status == "sent"
+    assert (rows["eloise@example.org"].status, rows["eloise@example.org"].smtp_reply) == (
+        "skipped",
+        "no sender for 'digest' messages",
+    )
+    assert (rows["jose@example.org"].status, rows["jose@example.org"].smtp_reply) == (
+        "skipped",
+        "nothing to tell José this week",
+    )

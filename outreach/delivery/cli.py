@@ -26,6 +26,7 @@ delivery_cli = AppGroup("delivery", help="Send campaigns: workers, cron sending,
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise
 
 
 @delivery_cli.command("worker")
@@ -51,7 +52,8 @@ def send_due_command(batch_size: int | None) -> None:
     stats = run_worker(app, None, once=True, batch_size=batch_size, handle_signals=True)
     finished = finish_campaigns(db.session)
     click.echo(
-        f"started={len(started)} {stats.summary()} finished={len(finished)}"
+        f"started={len(started)} {stats.summary()} "
+        f"finished={len(stats.finished_campaigns) + len(finished)}"
         + (f" paused={len(stats.paused_campaigns)}" if stats.paused_campaigns else "")
     )
     if stats.server_unavailable:
@@ -74,9 +76,7 @@ def status_command() -> None:
     else:
         click.echo("No campaign is sending and the queue is empty.")
     click.echo(f"due now: {report.due_now}")
-    click.echo(
-        f"sent in the last 5 minutes: {report.sent_recently} ({report.rate:.1f} messages/s)"
-    )
+    click.echo(f"sent in the last 5 minutes: {report.sent_recently} ({report.rate:.1f} messages/s)")
     if not report.processes:
         click.echo("No worker or scheduler seen in the last 5 minutes.")
     for process in report.processes:

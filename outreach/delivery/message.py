@@ -176,12 +176,37 @@ def format_address(name: str, address: Address) -> str:
     return f"{phrase} <{address.header}>" if phrase else address.header
 
 
-def quoted_printable(text: str) -> bytes:
-    """UTF-8 quoted-printable with CRLF line ends (the C-implemented binascii.b2a_qp)."""
-    raw = text.encode("utf-8")
-    if b"\r" in raw:
-        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return binascii.b2a_qp(raw, istext=True).replace(b"\n", b"\r\n")
+class LineEncoder:
+    """Quoted-printable encoding with a cache of encoded lines.
+
+    Quoted-printable is line-local, so a text can be encoded line by line; most lines of a
+    campaign are the same for every recipient (only those with merge values differ), so they are
+    encoded once. Those lines all appear in the first messages, so the cache keeps the first
+    `limit` distinct lines and then stops growing: memory stays bounded whatever the values.
+    """
+
+    def __init__(self, limit: int = 4096):
+        self.limit = limit
+        self.lines: dict[str, bytes] = {}
+
+    def encode(self, text: str) -> bytes:
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        get = self.lines.get
+        return b"\r\n".join(
+            [
+                done if (done := get(line)) is not None else self._miss(line)
+                for line in text.split("\n")
+            ]
+        )
+
+    def _miss(self, line: str) -> bytes:
+        done = binascii.b2a_qp(line.encode("utf-8"), istext=True)
+        if b"\n" in done:  # soft line breaks of a long line
+            done = done.replace(b"\n", b"\r\n")
+        if len(self.lines) < self.limit:
+            self.lines[line] = done
+        return done
 
 
 class _Clock:
@@ -220,13 +245,15 @@ class MessageFactory:
         self._clock = _Clock()
         self._skeletons: dict[str, tuple[str, bytes, bytes, bytes]] = {}
         self._subjects: dict[str, str] = {}
+        self._qp = LineEncoder()
         fixed = [f"From: {format_address(headers.from_name, self.sender)}"]
         if headers.reply_to:
             fixed.append(f"Reply-To: {format_address('', encode_address(headers.reply_to))}")
         if bulk and headers.list_id:
             name = encode_phrase(headers.list_name)
-            fixed.append(f"List-Id: {name} <{headers.list_id}>" if name else
-                         f"List-Id: <{headers.list_id}>")
+            fixed.append(
+                f"List-Id: {name} <{headers.list_id}>" if name else f"List-Id: <{headers.list_id}>"
+            )
         self._fixed_from = fixed[0]
         self._fixed_rest = "\r\n".join(fixed[1:])
 
@@ -243,7 +270,7 @@ class MessageFactory:
                 f"Content-Language: {clean_header_text(language)}",
             ]
             part = (
-                "--{b}\r\nContent-Type: text/{kind}; charset=\"utf-8\"\r\n"
+                '--{b}\r\nContent-Type: text/{kind}; charset="utf-8"\r\n'
                 "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
             )
             skeleton = (
@@ -304,9 +331,9 @@ class MessageFactory:
             (
                 header.encode("utf-8"),
                 text_head,
-                quoted_printable(rendered.text),
+                self._qp.encode(rendered.text),
                 html_head,
-                quoted_printable(rendered.html),
+                self._qp.encode(rendered.html),
                 closing,
             )
         )

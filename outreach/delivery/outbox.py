@@ -17,19 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import (
-    Integer,
-    String,
-    Text,
-    bindparam,
-    case,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Integer, String, Text, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -40,7 +28,6 @@ from outreach.core.database import UTCDateTime, is_postgresql, utcnow
 from outreach.delivery.models import OutboxMessage
 
 ENQUEUE_BATCH_SIZE = 5000
-OPEN_STATUSES = ("queued", "sending")
 # A campaign in one of these states no longer sends: its queued rows are skipped.
 CLOSED_CAMPAIGN_REASONS = {"cancelled": "campaign cancelled", "failed": "campaign failed"}
 
@@ -56,6 +43,7 @@ class ClaimedRow:
     email: str
     language: str
     attempts: int
+    payload: dict | None = None  # what an alert or digest row is about
 
 
 @dataclass(slots=True)
@@ -167,7 +155,7 @@ def enqueue_campaign(
 def claim_batch(
     session: Session, worker_name: str, size: int, now: datetime | None = None
 ) -> list[ClaimedRow]:
-    """Claim up to `size` due rows (oldest first) for `worker_name`, and commit."""
+    """Claim up to `size` due rows (longest due first) for `worker_name`, and commit."""
     now = now or utcnow()
     sending_campaigns = select(Campaign.id).where(Campaign.status == "sending")
     due = (
@@ -180,7 +168,8 @@ def claim_batch(
                 OutboxMessage.campaign_id.in_(sending_campaigns),
             ),
         )
-        .order_by(OutboxMessage.id)
+        # The order of the (status, next_attempt_at, id) index: the scan stops after `size` rows.
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(size)
         .with_for_update(skip_locked=True)
     )
@@ -196,6 +185,7 @@ def claim_batch(
             outbox.c.email,
             outbox.c.language,
             outbox.c.attempts,
+            outbox.c.payload,
         )
     )
     rows = [ClaimedRow(*row) for row in session.execute(statement)]
@@ -204,54 +194,54 @@ def claim_batch(
     return rows
 
 
+def _outcome_sql(dialect_name: str) -> str:
+    mark = (lambda name: f":{name}") if dialect_name == "sqlite" else (lambda name: f"%({name})s")
+    return (
+        f"UPDATE outbox SET status = {mark('status')}, attempts = {mark('attempts')}, "
+        f"next_attempt_at = coalesce({mark('next')}, next_attempt_at), "
+        f"sent_at = coalesce({mark('sent')}, sent_at), "
+        f"smtp_code = {mark('code')}, smtp_reply = {mark('reply')}, "
+        f"message_id = coalesce({mark('message_id')}, message_id), "
+        f"claimed_by = CASE WHEN {mark('release')} THEN NULL ELSE claimed_by END, "
+        f"claimed_at = CASE WHEN {mark('release')} THEN NULL ELSE claimed_at END, "
+        f"updated_at = {mark('now')} "
+        f"WHERE id = {mark('id')} AND status IN ('queued', 'sending')"
+    )
+
+
 def record_outcomes(session: Session, results: list[RowOutcome], now: datetime | None = None):
     """Write every row's outcome in one executemany (no commit: the caller commits the batch).
 
-    A row already final (sent, failed or skipped, e.g. by a cancel) is left alone.
+    A row already final (sent, failed or skipped, e.g. by a cancel) is left alone. This is the
+    engine's hottest statement, so it goes straight to the driver: SQLAlchemy's per-row parameter
+    handling would cost more than the UPDATE itself.
     """
     if not results:
         return
-    now = now or utcnow()
-    status = bindparam("b_status", type_=String())
-    statement = (
-        update(outbox)
-        .where(
-            outbox.c.id == bindparam("b_id"),
-            or_(*(outbox.c.status == literal(value) for value in OPEN_STATUSES)),
-        )
-        .values(
-            status=status,
-            attempts=bindparam("b_attempts", type_=Integer()),
-            next_attempt_at=func.coalesce(
-                bindparam("b_next", type_=UTCDateTime()), outbox.c.next_attempt_at
-            ),
-            sent_at=func.coalesce(bindparam("b_sent", type_=UTCDateTime()), outbox.c.sent_at),
-            smtp_code=bindparam("b_code", type_=Integer()),
-            smtp_reply=bindparam("b_reply", type_=Text()),
-            message_id=func.coalesce(
-                bindparam("b_message_id", type_=String()), outbox.c.message_id
-            ),
-            claimed_by=case((status == "queued", None), else_=outbox.c.claimed_by),
-            claimed_at=case((status == "queued", None), else_=outbox.c.claimed_at),
-            updated_at=literal(now, UTCDateTime()),
-        )
-    )
-    session.execute(
-        statement,
-        [
-            {
-                "b_id": result.id,
-                "b_status": result.status,
-                "b_attempts": result.attempts,
-                "b_next": result.next_attempt_at,
-                "b_sent": result.sent_at,
-                "b_code": result.smtp_code,
-                "b_reply": result.smtp_reply[:2000],
-                "b_message_id": result.message_id,
-            }
-            for result in results
-        ],
-    )
+    connection = session.connection()
+    dialect = connection.dialect
+    process = UTCDateTime().bind_processor(dialect) or (lambda value: value)
+    stamp = process(now or utcnow())
+    params = [
+        {
+            "id": result.id,
+            "status": result.status,
+            "release": result.status == "queued",
+            "attempts": result.attempts,
+            "next": process(result.next_attempt_at) if result.next_attempt_at else None,
+            "sent": process(result.sent_at) if result.sent_at else None,
+            "code": result.smtp_code,
+            "reply": result.smtp_reply[:2000],
+            "message_id": result.message_id,
+            "now": stamp,
+        }
+        for result in results
+    ]
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.executemany(_outcome_sql(dialect.name), params)
+    finally:
+        cursor.close()
 
 
 def requeue_stale(session: Session, lease_seconds: int, now: datetime | None = None) -> int:
@@ -270,7 +260,8 @@ def requeue_stale(session: Session, lease_seconds: int, now: datetime | None = N
 
 
 def skip_closed(session: Session, now: datetime | None = None) -> int:
-    """Queued rows of cancelled or failed campaigns become skipped (a released batch, say)."""
+    """Queued rows of cancelled or failed campaigns become skipped (a released batch, say).
+    No commit: the caller commits."""
     now = now or utcnow()
     total = 0
     for campaign_status, reason in CLOSED_CAMPAIGN_REASONS.items():
@@ -281,7 +272,6 @@ def skip_closed(session: Session, now: datetime | None = None) -> int:
             .values(status="skipped", smtp_reply=reason, updated_at=now)
         )
         total += result.rowcount or 0
-    session.commit()
     return total
 
 

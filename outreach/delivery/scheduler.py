@@ -101,8 +101,8 @@ def finish_campaigns(session: Session) -> list[int]:
         for campaign_id in session.scalars(select(Campaign.id).where(Campaign.status == "sending"))
         if lifecycle.finish_if_done(session, campaign_id)
     ]
-    session.commit()
     skip_closed(session)
+    session.commit()
     return finished
 
 
@@ -148,7 +148,10 @@ class Leadership:
                 log.warning("scheduler %s lost its database connection", self.holder)
                 self._close_connection()
         try:
-            self.connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            # Out of the pool: closing it ends the database session, which frees the lock.
+            connection.detach()
+            self.connection = connection
             return self._try_lock()
         except SQLAlchemyError:
             log.exception("scheduler %s cannot reach the database", self.holder)
@@ -293,8 +296,9 @@ class Scheduler:
         )
         self._scheduler = scheduler
         now = datetime.now().astimezone()
-        scheduler.add_job(self.elect, "interval", seconds=self.interval, id="election",
-                          next_run_time=now)
+        scheduler.add_job(
+            self.elect, "interval", seconds=self.interval, id="election", next_run_time=now
+        )
         for job in list(JOBS.values()):
             scheduler.add_job(
                 self.run_job,

@@ -20,20 +20,22 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from flask import Flask
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import and_, any_, bindparam, case, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session, aliased
 
 from outreach.campaigns import lifecycle
 from outreach.campaigns.models import Campaign
-from outreach.contacts.models import Contact
+from outreach.contacts.models import Contact, ContactCountry, Organisation
 from outreach.contacts.validation import email_key, hash_email_key
-from outreach.core.database import utcnow
+from outreach.core.database import is_postgresql, utcnow
 from outreach.core.errors import ServiceError
 from outreach.delivery import transport as smtp
 from outreach.delivery.message import AddressError, CampaignHeaders, LinkBuilder, MessageFactory
@@ -58,6 +60,7 @@ HEARTBEAT_SECONDS = 5.0
 STATUS_CHECK_SECONDS = 2.0
 STALE_CHECK_SECONDS = 60.0
 MAX_IDLE_BACKOFF = 60.0
+UNPREPARED = "campaign could not be prepared"
 
 
 def default_worker_name() -> str:
@@ -74,6 +77,7 @@ class WorkerStats:
     batches: int = 0
     server_unavailable: bool = False
     paused_campaigns: list[int] = field(default_factory=list)
+    finished_campaigns: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
         text = (
@@ -85,6 +89,32 @@ class WorkerStats:
         return text
 
 
+class Sender(Protocol):
+    """Renders one kind of outbox message. Made once per worker: per campaign for campaign rows,
+    per kind for the others (see `register_sender`)."""
+
+    topic: str | None  # the subscription topic re-checked at send time (None: any)
+    factory: MessageFactory
+
+    def render(self, row: ClaimedRow, recipient, *, unsubscribe_url: str, preferences_url: str):
+        """The `Rendered` message for one row and recipient."""
+
+
+SENDER_FACTORIES: dict[str, Callable[[Session, Flask], Sender]] = {}
+SKIPPED = "skipped"  # an outcome decided before sending: no SMTP exchange
+
+
+class SkipMessage(Exception):
+    """Raised by a sender's `render` when a row must not be sent after all (the message is
+    recorded on the row, which becomes skipped); any other exception fails the row."""
+
+
+def register_sender(kind: str, make: Callable[[Session, Flask], Sender]) -> None:
+    """Let the worker send outbox rows of `kind` (alerts, digests...). `make(session, app)` is
+    called once per worker; register at import time of a module that `outreach.models` imports."""
+    SENDER_FACTORIES[kind] = make
+
+
 @dataclass
 class CampaignSender:
     """What this worker prepared once for a campaign."""
@@ -93,6 +123,28 @@ class CampaignSender:
     topic: str
     prepared: object
     factory: MessageFactory
+
+    def render(self, row: ClaimedRow, recipient, *, unsubscribe_url: str, preferences_url: str):
+        return self.prepared.render(
+            recipient, unsubscribe_url=unsubscribe_url, preferences_url=preferences_url
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ContactData:
+    id: int
+    email: str
+    email_hash: str
+    first_name: str
+    last_name: str
+    type: str
+    country_code: str | None
+    organisation: str
+    countries: tuple[str, ...]
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
 
 
 @dataclass(slots=True)
@@ -127,6 +179,7 @@ class Worker:
         self.poll = config["DELIVERY_POLL_SECONDS"]
         self.stop = stop or threading.Event()
         self.session = db.session
+        self.postgresql = is_postgresql(db.engine)
         self.throttle = Throttle(
             config["DELIVERY_RATE"], config["DELIVERY_HOURLY_LIMIT"], sleep=self.stop.wait
         )
@@ -135,7 +188,8 @@ class Worker:
             max_per_connection=config["DELIVERY_MESSAGES_PER_CONNECTION"],
         )
         self.links = LinkBuilder(config)
-        self.senders: dict[int, CampaignSender] = {}
+        # Keyed by campaign id (campaign rows) or by kind (other rows).
+        self.senders: dict[int | str, Sender | None] = {}
         self.consecutive_errors: dict[int, int] = {}
         self.stats = WorkerStats()
         self.unavailable_streak = 0
@@ -200,6 +254,7 @@ class Worker:
             self.last_stale_check = now
             if requeue_stale(self.session, self.lease, utcnow()):
                 skip_closed(self.session)
+                self.session.commit()
         if self.heartbeat():
             self.session.commit()
 
@@ -244,6 +299,8 @@ class Worker:
                 continue
             if job.skip_reason:
                 results.append(self._skip(row, job.skip_reason))
+                if job.skip_reason == UNPREPARED:
+                    closed.add(row.campaign_id)  # failed: its other queued rows are skipped too
                 continue
             outcome, message_id = self._send(job)
             if outcome is None:  # stopped while throttled
@@ -259,42 +316,94 @@ class Worker:
             self.unavailable_streak = 0
             if row.campaign_id is not None and self._count_error(row.campaign_id, outcome):
                 closed.add(row.campaign_id)
-        self._save(results, hard_bounces, touched)
+        self._save(results, hard_bounces, touched, closed)
 
     def _prepare(self, rows: list[ClaimedRow]) -> list[Job]:
-        """Decide skips and gather what rendering needs, in a few queries for the whole batch."""
+        """Decide skips and gather what rendering needs: per sender one query for the contacts,
+        whether each may still be mailed its topic and whether its address is suppressed, and
+        one for their countries."""
         jobs = [Job(row) for row in rows]
-        campaign_ids = {row.campaign_id for row in rows if row.campaign_id is not None}
-        usable = {cid for cid in campaign_ids if self._sender(cid) is not None}
-        contact_ids = [row.contact_id for row in rows if row.contact_id is not None]
-        contacts = {
-            contact.id: contact
-            for contact in self.session.scalars(
-                select(Contact)
-                .where(Contact.id.in_(contact_ids))
-                .options(joinedload(Contact.organisation), selectinload(Contact.country_links))
-            ).unique()
-        }
-        mailable = self._mailable(rows, usable)
+        usable = {key for key in {_key(row) for row in rows} if self._sender(key) is not None}
+        contacts, mailable, suppressed = self._recipients(rows, usable)
         hashes = {row.id: _row_hash(row, contacts.get(row.contact_id)) for row in rows}
-        suppressed = self._suppressed(set(hashes.values()))
+        unknown = (
+            set(hashes.values()) - suppressed.keys() - {c.email_hash for c in contacts.values()}
+        )
+        if unknown:  # an address that is not (or no longer) the contact's: look it up
+            suppressed.update(self._suppressed(unknown))
         for job in jobs:
             row = job.row
-            if row.kind != "campaign" or row.campaign_id is None:
-                job.skip_reason = f"no sender for {row.kind!r} messages"
-            elif row.campaign_id not in usable:
-                job.skip_reason = "campaign could not be prepared"
+            key = _key(row)
+            if key not in usable:
+                job.skip_reason = (
+                    UNPREPARED if row.kind == "campaign" else f"no sender for {row.kind!r} messages"
+                )
             elif (reason := suppressed.get(hashes[row.id])) is not None:
                 job.skip_reason = f"suppressed ({reason})"
             elif (contact := contacts.get(row.contact_id)) is None:
                 job.skip_reason = "contact erased"
-            elif contact.id not in mailable.get(row.campaign_id, ()):
+            elif contact.id not in mailable.get(key, ()):
                 job.skip_reason = "no longer mailable (inactive, unsubscribed or paused)"
             else:
                 self._fill(job, contact)
         return jobs
 
-    def _fill(self, job: Job, contact: Contact) -> None:
+    def _among(self, column, values: list):
+        """`column IN values`; on PostgreSQL `= ANY(array)`: one parameter instead of hundreds."""
+        if self.postgresql:
+            return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        return column.in_(values)
+
+    def _recipients(self, rows: list[ClaimedRow], keys: set):
+        """(contacts by id, mailable contact ids per sender, suppression reasons by hash)."""
+        contacts: dict[int, ContactData] = {}
+        mailable: dict[int | str, set[int]] = {}
+        suppressed: dict[str, str] = {}
+        all_ids = {row.contact_id for row in rows if row.contact_id is not None}
+        if not all_ids:
+            return contacts, mailable, suppressed
+        countries: dict[int, list[str]] = {}
+        for contact_id, code in self.session.execute(
+            select(ContactCountry.contact_id, ContactCountry.country_code)
+            .where(self._among(ContactCountry.contact_id, list(all_ids)))
+            .order_by(ContactCountry.contact_id, ContactCountry.country_code)
+        ):
+            countries.setdefault(contact_id, []).append(code)
+        for key in keys:
+            ids = [row.contact_id for row in rows if _key(row) == key and row.contact_id]
+            may_mail = case((and_(*mailable_conditions(self.senders[key].topic)), 1), else_=0)
+            blocked = aliased(Suppression)  # apart from the one inside mailable_conditions
+            statement = (
+                select(
+                    Contact.id,
+                    Contact.email,
+                    Contact.email_hash,
+                    Contact.first_name,
+                    Contact.last_name,
+                    Contact.type,
+                    Contact.country_code,
+                    Organisation.name,
+                    may_mail,
+                    blocked.reason,
+                )
+                .outerjoin(Organisation, Organisation.id == Contact.organisation_id)
+                .outerjoin(blocked, blocked.email_hash == Contact.email_hash)
+                .where(self._among(Contact.id, ids))
+            )
+            mailable[key] = set()
+            for row in self.session.execute(statement):
+                contact_id = row[0]
+                if contact_id not in contacts:
+                    contacts[contact_id] = ContactData(
+                        *row[:7], row[7] or "", tuple(countries.get(contact_id, ()))
+                    )
+                if row[8]:
+                    mailable[key].add(contact_id)
+                if row[9] is not None:
+                    suppressed[row[2]] = row[9]
+        return contacts, mailable, suppressed
+
+    def _fill(self, job: Job, contact: ContactData) -> None:
         from outreach.campaigns.rendering import Recipient
 
         row = job.row
@@ -302,56 +411,59 @@ class Worker:
             email=row.email,
             language=row.language,
             contact_id=contact.id,
-            first_name=contact.first_name,
-            last_name=contact.last_name,
-            organisation=contact.organisation.name if contact.organisation else "",
-            contact_type=contact.type,
+            first_name=contact.first_name or "",
+            last_name=contact.last_name or "",
+            organisation=contact.organisation,
+            contact_type=contact.type or "",
             country_code=contact.country_code,
-            countries=tuple(contact.all_countries),
+            countries=contact.countries,
         )
         job.to_name = contact.full_name
+        # The token functions read only `id` and `email_hash`, which ContactData has.
         job.unsubscribe_token = unsubscribe_token(contact)
         job.preferences_token = preferences_token(contact)
-
-    def _mailable(self, rows: list[ClaimedRow], campaign_ids: set[int]) -> dict[int, set[int]]:
-        result: dict[int, set[int]] = {}
-        for campaign_id in campaign_ids:
-            ids = [r.contact_id for r in rows if r.campaign_id == campaign_id and r.contact_id]
-            topic = self.senders[campaign_id].topic
-            result[campaign_id] = set(
-                self.session.scalars(
-                    select(Contact.id).where(Contact.id.in_(ids), *mailable_conditions(topic))
-                )
-            )
-        return result
 
     def _suppressed(self, hashes: set[str]) -> dict[str, str]:
         entries = self.session.execute(
             select(Suppression.email_hash, Suppression.reason).where(
-                Suppression.email_hash.in_(hashes)
+                self._among(Suppression.email_hash, list(hashes))
             )
         )
         return dict(entries.tuples().all())
 
-    def _sender(self, campaign_id: int) -> CampaignSender | None:
-        """The campaign's prepared renderer and message factory, made once per worker."""
-        if campaign_id in self.senders:
-            return self.senders[campaign_id]
+    def _sender(self, key: int | str) -> Sender | None:
+        """The sender for a campaign id or a message kind, made once per worker."""
+        if key in self.senders:
+            return self.senders[key]
+        if isinstance(key, int):
+            sender = self._campaign_sender(key)
+        elif key in SENDER_FACTORIES:
+            try:
+                sender = SENDER_FACTORIES[key](self.session, self.app)
+            except Exception:
+                log.exception("no sender for %r messages", key)
+                self.session.rollback()
+                return None  # not cached: tried again with the next batch
+        else:
+            sender = None
+        self.senders[key] = sender
+        return sender
+
+    def _campaign_sender(self, campaign_id: int) -> CampaignSender | None:
         from outreach.campaigns.rendering import PreparedCampaign
 
         campaign = self.session.get(Campaign, campaign_id)
         try:
             prepared = PreparedCampaign.prepare(self.session, campaign)
-            factory = MessageFactory(CampaignHeaders.for_campaign(campaign, self.app.config),
-                                     self.app.config)
+            factory = MessageFactory(
+                CampaignHeaders.for_campaign(campaign, self.app.config), self.app.config
+            )
         except Exception as exc:  # a campaign that cannot render must not stop the worker
             log.exception("campaign %s could not be prepared", campaign_id)
             self.session.rollback()
             self._fail_campaign(campaign_id, f"Could not prepare the messages: {exc}")
             return None
-        sender = CampaignSender(campaign_id, campaign.subscription_topic, prepared, factory)
-        self.senders[campaign_id] = sender
-        return sender
+        return CampaignSender(campaign_id, campaign.subscription_topic, prepared, factory)
 
     def _fail_campaign(self, campaign_id: int, reason: str) -> None:
         campaign = self.session.get(Campaign, campaign_id)
@@ -363,14 +475,17 @@ class Worker:
 
     def _send(self, job: Job) -> tuple[smtp.Outcome | None, str | None]:
         row = job.row
-        sender = self.senders[row.campaign_id]
+        sender = self.senders[_key(row)]
         unsubscribe_url = self.links.unsubscribe(job.unsubscribe_token)
         try:
-            rendered = sender.prepared.render(
+            rendered = sender.render(
+                row,
                 job.recipient,
                 unsubscribe_url=unsubscribe_url,
                 preferences_url=self.links.preferences(job.preferences_token, row.language),
             )
+        except SkipMessage as exc:
+            return smtp.Outcome(SKIPPED, None, str(exc)), None
         except Exception as exc:
             log.warning("could not render outbox row %s: %s", row.id, exc)
             return smtp.Outcome(smtp.PERMANENT, None, f"could not render: {exc}"), None
@@ -396,12 +511,19 @@ class Worker:
         attempts = row.attempts + 1
         kind = outcome.kind
         result = RowOutcome(
-            row.id, "failed", attempts, smtp_code=outcome.code, smtp_reply=outcome.reply,
+            row.id,
+            "failed",
+            attempts,
+            smtp_code=outcome.code,
+            smtp_reply=outcome.reply,
             message_id=message_id,
         )
         if kind == smtp.SENT:
             result.status, result.sent_at = "sent", now
             self.stats.sent += 1
+        elif kind == SKIPPED:
+            result.status, result.attempts = "skipped", row.attempts
+            self.stats.skipped += 1
         elif kind == smtp.TEMPORARY and attempts < self.max_attempts:
             result.status = "queued"
             result.next_attempt_at = next_retry(attempts, self.retry_base, now)
@@ -468,23 +590,35 @@ class Worker:
         return set(rows.scalars())
 
     def _save(
-        self, results: list[RowOutcome], hard_bounces: list[tuple[str, str]], touched: set[int]
+        self,
+        results: list[RowOutcome],
+        hard_bounces: list[tuple[str, str]],
+        touched: set[int],
+        closed: set[int],
     ) -> None:
+        """One transaction: outcomes, suppressions, finished campaigns, heartbeat."""
         record_outcomes(self.session, results)
         for email, reply in hard_bounces:
             try:
                 suppress(self.session, email, "hard_bounce", note=reply[:500])
             except ServiceError:
                 log.warning("could not suppress %r", email)
-        self.heartbeat()
-        self.session.commit()
-        for campaign_id in touched:
+        for campaign_id in touched - closed:
             if lifecycle.finish_if_done(self.session, campaign_id):
                 self.senders.pop(campaign_id, None)
-        skip_closed(self.session)  # commits
+                self.stats.finished_campaigns.append(campaign_id)
+        if closed:
+            skip_closed(self.session)
+        self.heartbeat()
+        self.session.commit()
 
 
-def _row_hash(row: ClaimedRow, contact: Contact | None) -> str:
+def _key(row: ClaimedRow) -> int | str:
+    """Which sender handles a row: its campaign, else its kind."""
+    return row.campaign_id if row.kind == "campaign" and row.campaign_id is not None else row.kind
+
+
+def _row_hash(row: ClaimedRow, contact: ContactData | None) -> str:
     """The suppression key of the row's address (the contact's stored hash when it is the same
     address, which spares validating every address again)."""
     if contact is not None and contact.email == row.email:

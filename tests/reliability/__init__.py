@@ -1,0 +1,1 @@
+"""Helpers of the reliability tests: a recording SMTP server and real worker processes."""
