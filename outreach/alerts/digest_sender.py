@@ -32,12 +32,12 @@ from outreach.core.database import utcnow
 from outreach.core.timezones import to_local
 from outreach.core.urls import public_url
 from outreach.delivery.message import CampaignHeaders, MessageFactory, ascii_domain
-from outreach.delivery.worker import register_sender
+from outreach.delivery.worker import SkipMessage, register_sender
 from outreach.i18n import LANGUAGES
 
 
-class DigestNotSent(Exception):
-    """The row's digest must not go out (the reason is recorded on the outbox row)."""
+class DigestNotSent(SkipMessage):
+    """The row's digest must not go out: the worker marks it skipped, with the reason."""
 
 
 def digest_headers(config: Any) -> CampaignHeaders:
