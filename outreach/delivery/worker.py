@@ -596,21 +596,31 @@ class Worker:
         touched: set[int],
         closed: set[int],
     ) -> None:
-        """One transaction: outcomes, suppressions, finished campaigns, heartbeat."""
+        """Outcomes, suppressions and heartbeat in one transaction, then finished campaigns.
+
+        The finish check runs after the commit: two workers ending a campaign's last batches at the
+        same time each see the other's rows once committed, so the later check finishes it.
+        """
         record_outcomes(self.session, results)
         for email, reply in hard_bounces:
             try:
                 suppress(self.session, email, "hard_bounce", note=reply[:500])
             except ServiceError:
                 log.warning("could not suppress %r", email)
-        for campaign_id in touched - closed:
-            if lifecycle.finish_if_done(self.session, campaign_id):
-                self.senders.pop(campaign_id, None)
-                self.stats.finished_campaigns.append(campaign_id)
         if closed:
             skip_closed(self.session)
         self.heartbeat()
         self.session.commit()
+        finished = False
+        for campaign_id in touched - closed:
+            if lifecycle.finish_if_done(self.session, campaign_id):
+                self.senders.pop(campaign_id, None)
+                self.stats.finished_campaigns.append(campaign_id)
+                finished = True
+        if finished:
+            self.session.commit()
+        else:
+            self.session.rollback()
 
 
 def _key(row: ClaimedRow) -> int | str:
