@@ -51,6 +51,7 @@ def register_extensions(app: Flask) -> None:
 
     import outreach.alerts.digest_sender  # registers the digest sender and scheduler job
     import outreach.alerts.senders  # registers the alert and notice senders
+    import outreach.feeds.services  # registers the feeds scheduler job
     import outreach.mail.transactional
     import outreach.models  # noqa: F401  (every table, and the user loader)
 
@@ -68,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
     from outreach.core.views import bp as core_bp
     from outreach.delivery.bounces.views import bp as bounces_bp
     from outreach.devmail.views import bp as devmail_bp
+    from outreach.feeds.views import bp as feeds_bp
     from outreach.segments.views import bp as segments_bp
     from outreach.subscriptions.public_views import bp as public_bp
     from outreach.subscriptions.public_views import links_bp as public_links_bp
@@ -81,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
         calendar_bp,
         calendar_feeds_bp,
         alerts_bp,
+        feeds_bp,
         segments_bp,
         suppressions_bp,
         campaign_send_bp,
@@ -103,6 +106,7 @@ def register_cli(app: Flask) -> None:
     from outreach.delivery.cli import delivery_cli, scheduler_command
     from outreach.demo.cli import demo_cli
     from outreach.devmail.cli import devmail_cli
+    from outreach.feeds.cli import feeds_cli
 
     delivery_cli.add_command(process_bounces_command)
     for command in (
@@ -114,6 +118,7 @@ def register_cli(app: Flask) -> None:
         delivery_cli,
         scheduler_command,
         alerts_cli,
+        feeds_cli,
     ):
         app.cli.add_command(command)
 

@@ -6,6 +6,7 @@ from outreach.calendar.models import Cycle, KeyDate, Review, UPRSession
 from outreach.campaigns.models import Campaign, CampaignVariant
 from outreach.contacts.models import Contact, ContactCountry, ContactTopic, Organisation
 from outreach.delivery.models import Bounce, OutboxMessage, SchedulerLock, WorkerHeartbeat
+from outreach.feeds.models import FeedItem, FeedSource
 from outreach.segments.models import Segment
 from outreach.subscriptions.models import (
     ConsentRecord,
@@ -19,6 +20,8 @@ __all__ = [
     "AlertRecord",
     "AlertRule",
     "DigestRecord",
+    "FeedItem",
+    "FeedSource",
     "Bounce",
     "Campaign",
     "CampaignVariant",

@@ -3,7 +3,7 @@ delivering them end to end to a real SMTP server."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from outreach.campaigns.rendering import Recipient
 from outreach.core.timezones import local_date_at, local_today
 from outreach.delivery.models import OutboxMessage
 from outreach.delivery.outbox import ClaimedRow
-from outreach.delivery.worker import SENDER_FACTORIES, run_worker
+from outreach.delivery.worker import SENDER_FACTORIES, SkipMessage, run_worker
 from tests.test_alerts_support import (
     DEADLINE,
     alert_rows,
@@ -153,8 +153,8 @@ def test_one_deadline_names_it_in_the_subject_and_shows_the_current_date(app, db
     assert "States: France" in rendered.text
 
 
-def test_an_alert_whose_key_dates_are_gone_is_refused(app, db_session):
-    with pytest.raises(ValueError, match="no longer exist"):
+def test_an_alert_whose_key_dates_are_gone_is_skipped(app, db_session):
+    with pytest.raises(SkipMessage, match="no longer exist"):
         AlertSender(db_session, app).render(
             alert_row("en", [(999, 7)]), Recipient("x@example.org"), **LINKS
         )
@@ -267,10 +267,14 @@ def test_the_worker_delivers_a_deadline_changed_notice(app, db_session, mail_ser
     assert row.status == "sent"
 
 
-def test_an_alert_for_a_deadline_that_closed_while_queued_says_so(app, db_session):
+def test_an_alert_delayed_past_all_its_deadlines_is_skipped(app, db_session):
     submissions, _ = senegal_and_mali(db_session)
-    with frozen(datetime(2026, 11, 30, 12, 30, tzinfo=UTC)):
-        rendered = AlertSender(db_session, app).render(
-            alert_row("en", [(submissions.id, 1)]), Recipient("x@example.org"), **LINKS
+    db_session.commit()
+    sender = AlertSender(db_session, app)
+    after = submissions.starts_at + timedelta(days=2)
+    with frozen(after), pytest.raises(SkipMessage, match="has closed"):
+        sender.render(
+            alert_row("en", [(submissions.id, 1)]),
+            Recipient("x@example.org", "en", 1, country_code="FR"),
+            **LINKS,
         )
-    assert "Monday 30 November 2026, 12:00 (Geneva time) - closed" in rendered.text

@@ -221,3 +221,22 @@ def test_summary_is_cut_at_a_word():
     summary = archive_views.summary_of(text, 23)
 
     assert summary == "word word word word…"
+
+
+def test_a_campaign_that_needs_a_real_recipient_does_not_break_the_archive(client, db_session):
+    """`contact.countries[0]` works for real recipients, not for the archive's neutral one."""
+    broken = make_campaign(db_session, "Per-country news", {"en": "News for your country"},
+                           finished_at=datetime(2026, 5, 4, tzinfo=UTC))
+    broken.variants[0].body_markdown = "Your country: {{ contact.countries[0] }}"
+    make_campaign(db_session, "Session 52", {"en": "Session 52 opens"},
+                  finished_at=datetime(2026, 5, 1, tzinfo=UTC))
+    db_session.commit()
+
+    listing = client.get("/archive")
+    assert listing.status_code == 200
+    assert "Session 52 opens" in listing.get_data(as_text=True)
+    assert client.get("/archive.atom").status_code == 200
+    detail = client.get(f"/archive/{broken.id}")
+    assert detail.status_code == 200
+    email = client.get(f"/archive/{broken.id}/email").get_data(as_text=True)
+    assert "This newsletter cannot be shown in the archive." in email

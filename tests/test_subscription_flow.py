@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -25,7 +26,7 @@ from outreach.subscriptions.models import (
     Suppression,
 )
 from outreach.subscriptions.services import preferences_token, unsubscribe_token
-from tests.factories import make_contact
+from tests.factories import make_contact, make_suppression
 
 SUBJECTS = {
     "en": "Confirm your subscription to Outreach",
@@ -554,3 +555,24 @@ def test_with_csrf_only_the_one_click_post_goes_without_a_token(client, db_sessi
     assert not mailable(db_session, other)
 
     assert client.post("/es/subscribe", data=form(language="es")).status_code == 400
+
+
+def test_a_complainer_gets_the_same_answer_and_no_email(client, db_session, mail_server):
+    make_contact(db_session, "angry@example.org")
+    make_suppression(db_session, "angry@example.org", reason="complaint")
+    db_session.commit()
+
+    blocked = client.post("/en/subscribe", data=form(email="angry@example.org"))
+    fresh = client.post("/en/subscribe", data=form(email="fresh@example.org"))
+    assert blocked.headers["Location"] == fresh.headers["Location"]
+    messages = mail_server.wait_for(1)
+    time.sleep(0.3)  # a message to the blocked address would have arrived first
+    assert [m["To"] for m in messages] == ["fresh@example.org"]
+
+
+def test_an_impossible_session_number_is_a_form_error(client, db_session, mail_server):
+    response = client.post(
+        "/en/subscribe", data=form(sessions_mode="chosen", sessions=["99999999999"])
+    )
+    assert response.status_code == 400
+    assert contact_by_email(db_session, "amina.diallo@example.org") is None

@@ -41,6 +41,7 @@ from outreach.core.database import utcnow
 from outreach.core.timezones import local_date_at, local_zone, to_local
 from outreach.delivery.models import OutboxMessage
 from outreach.delivery.scheduler import register_job
+from outreach.feeds.queries import recent_items
 from outreach.i18n import LANGUAGES
 from outreach.subscriptions.audience import not_suppressed
 from outreach.subscriptions.models import Subscription, SubscriptionSession, SubscriptionTopic
@@ -286,17 +287,33 @@ class NewsItem:
     source: str = ""
     published_at: datetime | None = None
     summary: str = ""
+    # The countries it is about (tagged, or its source's); none: general news, for every reader.
+    countries: frozenset[str] = frozenset()
+
+    def concerns(self, countries) -> bool:
+        return not self.countries or bool(self.countries & set(countries))
+
+
+NEWS_PER_DIGEST = 10
+NEWS_CANDIDATES = 300  # the week's newest items of a language, filtered per reader
 
 
 def recent_news_items(
     session: Session, since: datetime, until: datetime, language: str
 ) -> list[NewsItem]:
-    """News items published in [since, until) for a reader of `language`.
-
-    Extension point for the news feeds issue (8), which ingests the feed sources: it fills this
-    in. Until then there are no news items, so none are shown and none make a digest non-empty.
+    """News items published in [since, until) by active feed sources written in `language`,
+    newest first. Each reader gets those about the countries they follow (`NewsItem.concerns`).
     """
-    return []
+    return [
+        NewsItem(
+            title=item.title or item.link,
+            url=item.link,
+            source=item.source.name,
+            published_at=item.published_at,
+            countries=frozenset([*(item.countries or []), *(item.source.countries or [])]),
+        )
+        for item in recent_items(session, since, until, language, limit=NEWS_CANDIDATES)
+    ]
 
 
 # --- The weekly run ---------------------------------------------------------------------------
@@ -528,6 +545,12 @@ class DigestBuilder:
         key = ("campaigns", week.since, week.until)
         return self._cached(key, lambda: public_campaigns(self.session, week.since, week.until))
 
+    def news(self, week: DigestWeek, language: str) -> list[NewsItem]:
+        key = ("news", week.since, week.until, language)
+        return self._cached(
+            key, lambda: recent_news_items(self.session, week.since, week.until, language)
+        )
+
     def content_for(
         self,
         contact_id: int,
@@ -547,5 +570,7 @@ class DigestBuilder:
         )
         if choice.digest:
             content.campaigns = self.campaigns(week)
-            content.news = recent_news_items(self.session, week.since, week.until, language)
+            content.news = [
+                item for item in self.news(week, language) if item.concerns(choice.countries)
+            ][:NEWS_PER_DIGEST]
         return content

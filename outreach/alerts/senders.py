@@ -37,7 +37,7 @@ from outreach.core.countries import sort_key
 from outreach.core.database import utcnow
 from outreach.core.timezones import local_today, to_local
 from outreach.delivery.message import CampaignHeaders, MessageFactory, ascii_domain
-from outreach.delivery.worker import register_sender
+from outreach.delivery.worker import SkipMessage, register_sender
 from outreach.i18n import LANGUAGES
 
 # A key date read from the database is reused for this long, then read again.
@@ -246,7 +246,10 @@ class AlertSender:
         with force_locale(language):
             items = self.items(row, recipient, language)
             if not items:
-                raise ValueError("the key dates of this alert no longer exist")
+                raise SkipMessage("the key dates of this alert no longer exist")
+            if all(item.closed for item in items):
+                # Delayed (server outage, retries) past every deadline it announces.
+                raise SkipMessage("every deadline of this alert has closed")
             subject = subject_for(items)
         html, text = render_email(
             "alert",

@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_babel import format_date, gettext, refresh
+from markupsafe import escape
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import selectinload
 
@@ -124,6 +125,18 @@ def shown_language(campaign: Campaign) -> str:
     return variant.language if variant else campaign.default_language
 
 
+def unrenderable(campaign: Campaign, language: str):
+    from outreach.campaigns.rendering import Rendered
+
+    notice = gettext("This newsletter cannot be shown in the archive.")
+    return Rendered(
+        language=language,
+        subject=campaign.name,
+        html=f"<!doctype html><html><body><p>{escape(notice)}</p></body></html>",
+        text=notice,
+    )
+
+
 def render_public(campaign: Campaign, language: str):
     """The campaign as a neutral recipient sees it: no name, no address, placeholder links.
 
@@ -138,10 +151,16 @@ def render_public(campaign: Campaign, language: str):
         if rendered is not None:
             _render_cache.move_to_end(key)
             return rendered
-    prepared = PreparedCampaign.prepare(db.session, campaign)
-    rendered = prepared.render(
-        Recipient(email="", language=language), unsubscribe_url="#", preferences_url="#"
-    )
+    try:
+        prepared = PreparedCampaign.prepare(db.session, campaign)
+        rendered = prepared.render(
+            Recipient(email="", language=language), unsubscribe_url="#", preferences_url="#"
+        )
+    except Exception:
+        # A template that needs a real recipient (e.g. `contact.countries[0]`) must not take the
+        # whole archive down: show the campaign's name and a notice instead.
+        current_app.logger.exception("campaign %s cannot be rendered for the archive", campaign.id)
+        rendered = unrenderable(campaign, language)
     with _cache_lock:
         _render_cache[key] = rendered
         while len(_render_cache) > RENDER_CACHE_SIZE:

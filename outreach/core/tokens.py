@@ -41,6 +41,6 @@ def verify(purpose: str, token: str, max_age: int | None = None) -> Any:
         return serializer.loads(token, max_age=max_age)
     except SignatureExpired:
         valid, payload = serializer.loads_unsafe(token)
-        raise TokenExpired(payload if valid or payload is not None else None) from None
+        raise TokenExpired(payload if valid else None) from None
     except BadSignature:
         raise TokenInvalid("invalid token") from None

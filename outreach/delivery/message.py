@@ -103,7 +103,9 @@ def encode_address(address: str) -> Address:
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain or any(c in address for c in '\r\n<>" ,;'):
         raise AddressError(f"invalid address {address!r}")
-    if not local.isascii() and not all(ch.isprintable() for ch in local):
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in address) or not all(
+        ch.isprintable() for ch in local
+    ):
         raise AddressError(f"invalid address {address!r}")
     full = f"{local}@{ascii_domain(domain)}"
     return Address(full, full, not local.isascii())

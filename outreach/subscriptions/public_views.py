@@ -160,7 +160,8 @@ def subscribe():
     if form.validate_on_submit():
         try:
             link = services.subscribe(db.session, form.subscribe_request(), _meta())
-            queue_after_commit(db.session, confirmation_message(link))
+            if link.deliver:
+                queue_after_commit(db.session, confirmation_message(link))
             db.session.commit()
         except ServiceError as exc:
             db.session.rollback()
@@ -224,7 +225,7 @@ def renew():
         tokens.verify(services.CONFIRM, token, max_age=current_app.config["CONFIRM_TOKEN_MAX_AGE"])
     except tokens.TokenExpired as expired:
         link = services.renew_confirmation(db.session, expired.payload)
-        if link is not None:
+        if link is not None and link.deliver:
             queue_after_commit(db.session, confirmation_message(link))
             db.session.commit()
     except tokens.TokenInvalid:

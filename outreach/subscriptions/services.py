@@ -48,6 +48,10 @@ UNSUBSCRIBE = "unsubscribe"
 # Suppressions that a new, confirmed opt-in lifts; complaints and staff blocks stay until staff act.
 LIFTED_BY_OPT_IN = ("unsubscribed", "erased", "hard_bounce")
 MAX_PAUSE_WEEKS = 52
+MAX_SESSION_NUMBER = 1000
+# Addresses whose owner complained, or that staff blocked: a subscribe request for them sends
+# nothing (the answer is the same, so nobody learns the address is blocked).
+NOT_REOPENED_BY_FORM = ("complaint", "staff")
 
 
 @dataclass
@@ -86,6 +90,8 @@ class Preferences:
             errors["alert_frequency"] = "Unknown alert frequency."
         if not self.all_sessions and not self.session_numbers:
             errors["session_numbers"] = "Choose at least one session, or all upcoming sessions."
+        if any(not 1 <= int(n) <= MAX_SESSION_NUMBER for n in self.session_numbers):
+            errors["session_numbers"] = "Unknown session."
         if errors:
             raise ServiceError("Please correct the highlighted fields.", errors)
         self.countries = [code.upper() for code in dict.fromkeys(self.countries)]
@@ -113,6 +119,8 @@ class ConfirmationLink:
     first_name: str
     language: str
     token: str
+    # False for addresses that must not be mailed even a confirmation (complaints, staff blocks).
+    deliver: bool = True
 
 
 @dataclass
@@ -295,6 +303,7 @@ def subscribe(session: Session, request: SubscribeRequest, meta: RequestMeta) ->
         first_name=request.first_name.strip() or contact.first_name,
         language=prefs.language,
         token=tokens.sign(CONFIRM, payload),
+        deliver=_may_reopen(session, contact),
     )
 
 
@@ -307,7 +316,10 @@ def confirm(session: Session, token: str, meta: RequestMeta) -> ConfirmResult:
     subscription = contact.subscription
     if (subscription.confirm_nonce if subscription else 0) != payload.get("n"):
         return ConfirmResult(contact, already_confirmed=True)
-    prefs = Preferences(**payload["p"]).validate()
+    try:
+        prefs = Preferences(**payload["p"]).validate()
+    except (TypeError, KeyError, ValueError):  # a link from an older release of the form
+        raise tokens.TokenInvalid("unreadable preferences") from None
     if subscription is None:
         subscription = contact.subscription = Subscription()
     was = subscription.status
@@ -338,7 +350,14 @@ def renew_confirmation(session: Session, payload: Any) -> ConfirmationLink | Non
         first_name=(payload.get("who") or {}).get("first_name") or contact.first_name,
         language=payload.get("p", {}).get("language", contact.language),
         token=tokens.sign(CONFIRM, payload),
+        deliver=_may_reopen(session, contact),
     )
+
+
+def _may_reopen(session: Session, contact: Contact) -> bool:
+    """Whether a confirmation link may be emailed to this address."""
+    blocked = find_suppression(session, contact.email_hash)
+    return blocked is None or blocked.reason not in NOT_REOPENED_BY_FORM
 
 
 def _lift_suppression(session: Session, contact: Contact) -> str | None:

@@ -284,3 +284,39 @@ def scheduler_notes(app: Flask) -> dict[str, str]:
         )
         db.session.remove()
     return notes
+
+
+def open_rows(app: Flask, campaign_id: int) -> int:
+    """Rows of the campaign still queued or being sent."""
+    _, rows = campaign_state(app, campaign_id)
+    return rows.get("queued", 0) + rows.get("sending", 0)
+
+
+class RowLocks:
+    """Row locks the test holds on outbox rows, in its own transaction."""
+
+    def __init__(self, connection, ids: list[int]):
+        self.connection, self.ids = connection, ids
+
+    def take(self) -> None:
+        self.connection.execute(
+            select(OutboxMessage.id).where(OutboxMessage.id.in_(self.ids)).with_for_update()
+        ).all()
+
+
+@contextmanager
+def row_locks(app: Flask, ids: list[int]) -> Iterator[RowLocks]:
+    """`take()` locks the rows; leaving the block releases them (commit)."""
+    with app.app_context(), db.engine.connect() as connection, connection.begin():
+        yield RowLocks(connection, ids)
+
+
+def waiting_backends(app: Flask) -> int:
+    """Other sessions of this PostgreSQL database waiting for a lock."""
+    with app.app_context(), db.engine.connect() as connection:
+        return connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+        )

@@ -5,7 +5,8 @@ the `X-Outreach-Id` header or else from the VERP envelope sender `bounces+<id>@.
 Message-ID), in a list and optionally appended as a JSON line to a file. Replies can be chosen per
 recipient (`replies["a@x"] = ["451 4.7.1 Try later", "250 OK"]`: given in turn, the last repeats).
 `stop()` drops every open connection, as a crashed server would; `start()` listens again on the
-same port. PIPELINING is advertised unless `pipelining=False`.
+same port. PIPELINING is advertised unless `pipelining=False`. `hold_at` makes the workers
+(one connection each) reach chosen points of their batches together.
 
 Run alone (another process): `python tests/reliability/smtp_sink.py --port 2525 [--record F]`.
 """
@@ -13,6 +14,8 @@ Run alone (another process): `python tests/reliability/smtp_sink.py --port 2525 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import re
 import socket
@@ -64,6 +67,24 @@ def parse_delivery(mail_from: str, recipient: str, data: bytes) -> Delivery:
     )
 
 
+class Barrier:
+    """`parties` coroutines of the server's event loop wait for each other (at most `timeout`)."""
+
+    def __init__(self, parties: int, timeout: float):
+        self.parties, self.timeout, self.arrived = parties, timeout, 0
+        self.event: asyncio.Event | None = None
+        self.released_together = False
+
+    async def wait(self) -> None:
+        self.event = self.event or asyncio.Event()
+        self.arrived += 1
+        if self.arrived >= self.parties:
+            self.released_together = True
+            self.event.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.event.wait(), self.timeout)
+
+
 @dataclass
 class RecordingSink:
     port: int = field(default_factory=free_port)
@@ -79,6 +100,21 @@ class RecordingSink:
         self._lock = threading.Lock()
         self._controller: Controller | None = None
         self._protocols: set[SMTP] = set()
+        self._barriers: dict[int, Barrier] = {}
+        self._per_connection: dict[int, int] = {}  # id(session) -> messages accepted
+
+    # -- making clients meet
+
+    def hold_at(self, *steps: int, parties: int = 2, timeout: float = 10.0) -> None:
+        """Hold the reply to the n-th message of a connection (n in `steps`) until `parties`
+        connections have reached their n-th message (or `timeout`): with one connection per
+        worker, the workers then go on from the same point at the same moment."""
+        self._barriers = {step: Barrier(parties, timeout) for step in steps}
+
+    def met_at(self, step: int) -> bool:
+        """Whether every party reached `step` (rather than the wait timing out)."""
+        barrier = self._barriers.get(step)
+        return barrier is not None and barrier.released_together
 
     # -- replies
 
@@ -167,6 +203,10 @@ class RecordingSink:
                 data = envelope.original_content or b""
                 for recipient in envelope.rcpt_tos:
                     sink._record(parse_delivery(envelope.mail_from, recipient, data))
+                number = sink._per_connection.get(id(session), 0) + 1
+                sink._per_connection[id(session)] = number
+                if (barrier := sink._barriers.get(number)) is not None:
+                    await barrier.wait()
                 return "250 2.0.0 Ok: queued"
 
         class TrackingController(Controller):

@@ -1,0 +1,1 @@
+"""News feeds: staff-managed RSS/Atom sources polled into items for newsletters and digests."""
