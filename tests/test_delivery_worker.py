@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -11,7 +12,8 @@ from sqlalchemy import select
 from outreach.campaigns import lifecycle
 from outreach.campaigns.models import Campaign
 from outreach.core import tokens
-from outreach.delivery.models import WorkerHeartbeat
+from outreach.core.database import utcnow
+from outreach.delivery.models import OutboxMessage, WorkerHeartbeat
 from outreach.delivery.outbox import claim_batch, enqueue_campaign
 from outreach.delivery.worker import Worker, run_worker
 from outreach.extensions import db
@@ -485,3 +487,47 @@ def test_other_kinds_of_message_go_through_a_registered_sender(app, db_session, 
         "skipped",
         "nothing to tell José this week",
     )
+
+
+def test_an_unexpected_error_keeps_what_was_already_sent(app, db_session, sink, monkeypatch):
+    """A message that blows up (here: a broken build step) is retried later; the messages sent
+    before it in the batch are recorded as sent, not sent again."""
+    from outreach.delivery.message import MessageFactory
+
+    people(db_session)
+    campaign_id = start(db_session, make_campaign(db_session, variants=VARIANTS))
+    real_build = MessageFactory.build
+    calls = {"n": 0}
+
+    def build(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("DKIM key unreadable")
+        return real_build(self, *args, **kwargs)
+
+    monkeypatch.setattr(MessageFactory, "build", build)
+    with sending_to(app, sink):
+        Worker(app, "w1").process_batch(claim_batch(db.session, "w1", 10))
+    rows = outbox_rows(db_session, campaign_id)
+    assert sorted(row.status for row in rows) == ["queued", "sent", "sent"]
+    broken = next(row for row in rows if row.status == "queued")
+    assert "DKIM key unreadable" in broken.smtp_reply
+    assert len(sink.received) == 2
+
+
+def test_a_long_batch_renews_its_claim(app, db_session, sink, monkeypatch):
+    """While a worker is slow (throttled, tarpitted), its claim stays fresh: no other worker
+    may take its rows after the lease."""
+    people(db_session)
+    campaign_id = start(db_session, make_campaign(db_session, variants=VARIANTS))
+    rows = claim_batch(db.session, "w1", 10)
+    db_session.execute(
+        OutboxMessage.__table__.update().values(claimed_at=utcnow() - timedelta(hours=1))
+    )
+    db_session.commit()
+    worker = Worker(app, "w1")
+    worker.claim_renewed -= worker.lease  # as if the batch had been running for a long time
+    worker._keep_claim()
+    fresh = [row.claimed_at for row in outbox_rows(db_session, campaign_id)]
+    assert all(utcnow() - at < timedelta(minutes=1) for at in fresh)
+    assert len(rows) == 3

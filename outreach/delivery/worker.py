@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from flask import Flask
-from sqlalchemy import and_, any_, bindparam, case, select
+from sqlalchemy import and_, any_, bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 
@@ -39,7 +39,7 @@ from outreach.core.database import is_postgresql, utcnow
 from outreach.core.errors import ServiceError
 from outreach.delivery import transport as smtp
 from outreach.delivery.message import AddressError, CampaignHeaders, LinkBuilder, MessageFactory
-from outreach.delivery.models import WorkerHeartbeat
+from outreach.delivery.models import OutboxMessage, WorkerHeartbeat
 from outreach.delivery.outbox import (
     ClaimedRow,
     RowOutcome,
@@ -175,6 +175,7 @@ class Worker:
         self.max_attempts = config["DELIVERY_MAX_ATTEMPTS"]
         self.retry_base = config["DELIVERY_RETRY_BASE_SECONDS"]
         self.lease = config["DELIVERY_LEASE_SECONDS"]
+        self.claim_renewed = time.monotonic()
         self.max_errors = config["DELIVERY_MAX_CONSECUTIVE_ERRORS"]
         self.poll = config["DELIVERY_POLL_SECONDS"]
         self.stop = stop or threading.Event()
@@ -274,14 +275,38 @@ class Worker:
 
     # -- one batch
 
+    def _keep_claim(self) -> bool:
+        """Renew this worker's claim on the rows it is sending, well before the lease runs out,
+        so a slow server or a long throttle wait never lets another worker take (and send) them.
+        Returns False, so it can sit in a `stopping` callback."""
+        now = time.monotonic()
+        if now - self.claim_renewed < self.lease / 3:
+            return False
+        self.claim_renewed = now
+        self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.claimed_by == self.name, OutboxMessage.status == "sending")
+            .values(claimed_at=utcnow())
+        )
+        self.session.commit()
+        return False
+
     def process_batch(self, rows: list[ClaimedRow]) -> None:
         self.stats.batches += 1
         jobs = self._prepare(rows)
         self.session.commit()  # end the read transaction; everything needed is in `jobs`
+        self.claim_renewed = time.monotonic()
         results: list[RowOutcome] = []
         hard_bounces: list[tuple[str, str]] = []
         touched: set[int] = set()
         closed: set[int] = set()
+        try:
+            self._send_jobs(jobs, results, hard_bounces, touched, closed)
+        finally:
+            # Whatever happened, what was sent is recorded (else it would be sent again).
+            self._save(results, hard_bounces, touched, closed)
+
+    def _send_jobs(self, jobs, results, hard_bounces, touched, closed) -> None:
         last_status_check = time.monotonic()
         pending = iter(jobs)
         for job in pending:
@@ -302,7 +327,12 @@ class Worker:
                 if job.skip_reason == UNPREPARED:
                     closed.add(row.campaign_id)  # failed: its other queued rows are skipped too
                 continue
-            outcome, message_id = self._send(job)
+            self._keep_claim()
+            try:
+                outcome, message_id = self._send(job)
+            except Exception as exc:  # a bug or a broken setting (e.g. a bad DKIM key)
+                log.exception("outbox row %s: could not be sent", row.id)
+                outcome, message_id = smtp.Outcome(smtp.TEMPORARY, None, f"error: {exc}"), None
             if outcome is None:  # stopped while throttled
                 self._release(results, [job, *pending])
                 break
@@ -316,7 +346,6 @@ class Worker:
             self.unavailable_streak = 0
             if row.campaign_id is not None and self._count_error(row.campaign_id, outcome):
                 closed.add(row.campaign_id)
-        self._save(results, hard_bounces, touched, closed)
 
     def _prepare(self, rows: list[ClaimedRow]) -> list[Job]:
         """Decide skips and gather what rendering needs: per sender one query for the contacts,
@@ -500,7 +529,7 @@ class Worker:
             )
         except AddressError as exc:
             return smtp.Outcome(smtp.INVALID, None, str(exc)), None
-        if not self.throttle.acquire(self.stop.is_set):
+        if not self.throttle.acquire(lambda: self._keep_claim() or self.stop.is_set()):
             return None, None
         return self.transport.send(message), message.message_id
 
