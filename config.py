@@ -56,6 +56,8 @@ class Config:
         )
         self.MAIL_DOMAIN = os.environ.get("MAIL_DOMAIN", "localhost")
         self.MAIL_SUPPRESS_SEND = env_bool("MAIL_SUPPRESS_SEND", False)
+        # Else Flask-Mail follows DEBUG and prints every SMTP conversation, bodies included.
+        self.MAIL_DEBUG = env_bool("MAIL_DEBUG", False)
         # Where stakeholders reach the public pages; links in emails are built from it.
         self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
         self.PRIVACY_NOTICE_VERSION = os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11")
@@ -66,7 +68,7 @@ class Config:
         # 0 means no limit.
         self.DELIVERY_RATE = env_float("DELIVERY_RATE", 50.0)
         self.DELIVERY_HOURLY_LIMIT = env_int("DELIVERY_HOURLY_LIMIT", 0)
-        self.DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 200)
+        self.DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 500)
         self.DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 5)
         self.DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 60)
         self.DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 300)

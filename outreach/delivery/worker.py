@@ -251,7 +251,7 @@ class Worker:
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
-        if now - self.last_stale_check >= STALE_CHECK_SECONDS:
+        if now - self.last_stale_check >= min(STALE_CHECK_SECONDS, self.lease / 2):
             self.last_stale_check = now
             if requeue_stale(self.session, self.lease, utcnow()):
                 skip_closed(self.session)
