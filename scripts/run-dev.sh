@@ -4,6 +4,8 @@ set -euo pipefail
 FLASK=${FLASK:-".venv/bin/flask --app wsgi"}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-5000}
+# Links in emails must reach this server, whatever port it runs on.
+export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://$HOST:$PORT}
 pids=()
 cleanup() {
   trap - INT TERM EXIT
