@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parseaddr
 from typing import Any
 
 import css_inline
@@ -31,7 +30,7 @@ from outreach.core.countries import sort_key
 from outreach.core.database import utcnow
 from outreach.core.timezones import to_local
 from outreach.core.urls import public_url
-from outreach.delivery.message import CampaignHeaders, MessageFactory, ascii_domain
+from outreach.delivery.message import CampaignHeaders, MessageFactory
 from outreach.delivery.worker import SkipMessage, register_sender
 from outreach.i18n import LANGUAGES
 
@@ -41,15 +40,7 @@ class DigestNotSent(SkipMessage):
 
 
 def digest_headers(config: Any) -> CampaignHeaders:
-    """From MAIL_DEFAULT_SENDER; List-Id `digest.lists.<MAIL_DOMAIN>`."""
-    organisation = config.get("ORGANISATION_NAME") or "Outreach"
-    name, email = parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")
-    return CampaignHeaders(
-        from_name=name or organisation,
-        from_email=email,
-        list_name=f"{organisation} weekly digest",
-        list_id=f"digest.lists.{ascii_domain(config['MAIL_DOMAIN'])}",
-    )
+    return CampaignHeaders.for_list(config, "digest", "weekly digest")
 
 
 # --- What the templates show, in the reader's language ----------------------------------------

@@ -16,7 +16,6 @@ import time as clock
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parseaddr
 from typing import Any
 
 import css_inline
@@ -36,7 +35,7 @@ from outreach.campaigns.rendering import Recipient, Rendered
 from outreach.core.countries import sort_key
 from outreach.core.database import utcnow
 from outreach.core.timezones import local_today, to_local
-from outreach.delivery.message import CampaignHeaders, MessageFactory, ascii_domain
+from outreach.delivery.message import CampaignHeaders, MessageFactory
 from outreach.delivery.worker import SkipMessage, register_sender
 from outreach.i18n import LANGUAGES
 
@@ -69,15 +68,7 @@ DESCRIPTIONS = {
 
 
 def alert_headers(config: Mapping[str, Any]) -> CampaignHeaders:
-    """From MAIL_DEFAULT_SENDER; List-Id `deadline-alerts.lists.<MAIL_DOMAIN>`."""
-    organisation = config.get("ORGANISATION_NAME") or "Outreach"
-    name, email = parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")
-    return CampaignHeaders(
-        from_name=name or organisation,
-        from_email=email,
-        list_name=f"{organisation} deadline alerts",
-        list_id=f"deadline-alerts.lists.{ascii_domain(config['MAIL_DOMAIN'])}",
-    )
+    return CampaignHeaders.for_list(config, "deadline-alerts", "deadline alerts")
 
 
 @dataclass(frozen=True, slots=True)

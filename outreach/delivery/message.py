@@ -56,6 +56,19 @@ class CampaignHeaders:
     list_id: str = ""  # e.g. "newsletter.lists.example.org"
 
     @classmethod
+    def for_list(cls, config: Mapping[str, Any], slug: str, label: str) -> CampaignHeaders:
+        """Messages Outreach sends on its own behalf (alerts, digests): from MAIL_DEFAULT_SENDER,
+        List-Id `<slug>.lists.<MAIL_DOMAIN>` named "<organisation> <label>"."""
+        organisation = config.get("ORGANISATION_NAME") or "Outreach"
+        name, email = parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")
+        return cls(
+            from_name=name or organisation,
+            from_email=email,
+            list_name=f"{organisation} {label}",
+            list_id=f"{slug}.lists.{ascii_domain(config['MAIL_DOMAIN'])}",
+        )
+
+    @classmethod
     def for_campaign(cls, campaign, config: Mapping[str, Any]) -> CampaignHeaders:
         """From the campaign's sender (falling back to MAIL_DEFAULT_SENDER) and its topic."""
         default_name, default_email = parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")
