@@ -110,6 +110,25 @@ class Config:
         self.WTF_CSRF_ENABLED = True
         self.WTF_CSRF_TIME_LIMIT = None
 
+        # Operations (docs/operations.md): logs, reverse proxy, health checks, metrics, page cache.
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # or "json"
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+        # How many proxies in front set each X-Forwarded-* header (0: header ignored).
+        self.PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)
+        self.PROXY_FIX_X_PROTO = env_int("PROXY_FIX_X_PROTO", 0)
+        self.PROXY_FIX_X_HOST = env_int("PROXY_FIX_X_HOST", 0)
+        self.PROXY_FIX_X_PREFIX = env_int("PROXY_FIX_X_PREFIX", 0)
+        self.READYZ_CHECK_SMTP = env_bool("READYZ_CHECK_SMTP", True)
+        self.READYZ_TIMEOUT = env_float("READYZ_TIMEOUT", 3.0)
+        self.METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+        self.METRICS_PORT = env_int("METRICS_PORT", 0)  # workers and scheduler; 0: not exported
+        self.METRICS_ADDRESS = os.environ.get("METRICS_ADDRESS", "127.0.0.1")
+        # Server-side cache of the public subscribe and archive pages (Flask-Caching).
+        self.CACHE_TYPE = os.environ.get("CACHE_TYPE", "SimpleCache")
+        self.CACHE_DEFAULT_TIMEOUT = env_int("PUBLIC_CACHE_SECONDS", 60)
+        self.CACHE_DIR = os.environ.get("CACHE_DIR", str(INSTANCE_DIR / "cache"))
+        self.CACHE_THRESHOLD = env_int("CACHE_THRESHOLD", 2000)
+
 
 class DevelopmentConfig(Config):
     def __init__(self) -> None:
@@ -133,6 +152,9 @@ class TestingConfig(Config):
         self.MAIL_SERVER = "127.0.0.1"
         self.MAIL_PORT = 9  # discard port: nothing is sent unless a test starts its own server
         self.MAIL_SUPPRESS_SEND = True
+        self.CACHE_TYPE = "NullCache"  # a test that checks caching turns it on
+        self.CACHE_NO_NULL_WARNING = True
+        self.READYZ_TIMEOUT = 1.0
 
 
 class ProductionConfig(Config):

@@ -34,8 +34,9 @@ def create_app(config: str | Config | None = None, **overrides) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from outreach.core.database import configure_engine_events
-    from outreach.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+    from outreach.extensions import babel, cache, csrf, db, limiter, login_manager, mail, migrate
     from outreach.i18n import select_locale
+    from outreach.ops import init_app as init_operations
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -46,6 +47,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "warning"
+    cache.init_app(app)
+    init_operations(app)
     with app.app_context():
         configure_engine_events(db.engine)
 
@@ -70,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
     from outreach.delivery.bounces.views import bp as bounces_bp
     from outreach.devmail.views import bp as devmail_bp
     from outreach.feeds.views import bp as feeds_bp
+    from outreach.ops.views import bp as ops_bp
     from outreach.segments.views import bp as segments_bp
     from outreach.subscriptions.public_views import bp as public_bp
     from outreach.subscriptions.public_views import links_bp as public_links_bp
@@ -93,6 +97,7 @@ def register_blueprints(app: Flask) -> None:
         public_bp,
         public_links_bp,
         devmail_bp,
+        ops_bp,
     ):
         app.register_blueprint(blueprint)
 

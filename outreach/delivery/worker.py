@@ -50,6 +50,7 @@ from outreach.delivery.outbox import (
 )
 from outreach.delivery.throttle import Throttle
 from outreach.extensions import db
+from outreach.ops import delivery as observe
 from outreach.subscriptions.audience import mailable_conditions
 from outreach.subscriptions.models import Suppression
 from outreach.subscriptions.services import preferences_token, suppress, unsubscribe_token
@@ -337,6 +338,7 @@ class Worker:
                 self._release(results, [job, *pending])
                 break
             results.append(self._record(row, outcome, message_id))
+            observe.record_outcome(row, results[-1])
             if outcome.hard_bounce:
                 hard_bounces.append((row.email, outcome.reply))
             if outcome.kind == smtp.UNAVAILABLE:
@@ -531,7 +533,7 @@ class Worker:
             return smtp.Outcome(smtp.INVALID, None, str(exc)), None
         if not self.throttle.acquire(lambda: self._keep_claim() or self.stop.is_set()):
             return None, None
-        return self.transport.send(message), message.message_id
+        return observe.timed_send(self.transport, message, row), message.message_id
 
     # -- outcomes
 
