@@ -6,7 +6,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from outreach.delivery.outbox import enqueue_campaign
-from outreach.delivery.scheduler import Scheduler, ScheduledJob
+from outreach.delivery.scheduler import ScheduledJob, Scheduler
 from outreach.delivery.worker import run_worker
 from tests.factories import make_contact
 from tests.test_delivery_support import Sink, make_campaign, sending_to
