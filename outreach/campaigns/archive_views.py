@@ -43,6 +43,7 @@ from outreach.core.timezones import to_local
 from outreach.core.urls import public_url
 from outreach.extensions import db
 from outreach.i18n import LANGUAGE_NAMES, LANGUAGES, browser_language
+from outreach.ops.caching import cached_public_page
 
 bp = Blueprint("archive", __name__)
 _render_cache: OrderedDict[tuple, object] = OrderedDict()
@@ -180,6 +181,7 @@ def cached(response: Response) -> Response:
 
 
 @bp.get("/archive")
+@cached_public_page
 def index():
     page = paginate(db.session, archived(), *parse_page_args(request.args, 20))
     entries = []
@@ -192,6 +194,7 @@ def index():
 
 
 @bp.get("/archive/<int:campaign_id>")
+@cached_public_page
 def detail(campaign_id: int):
     campaign = get_archived(campaign_id)
     language = shown_language(campaign)
@@ -206,6 +209,7 @@ def detail(campaign_id: int):
 
 
 @bp.get("/archive/<int:campaign_id>/email")
+@cached_public_page
 def email(campaign_id: int):
     """The rendered email alone, for the frame on the archive page."""
     campaign = get_archived(campaign_id)
@@ -257,6 +261,7 @@ def build_feed(campaigns: list[Campaign], now: datetime) -> bytes:
 
 
 @bp.get("/archive.atom")
+@cached_public_page
 def feed():
     campaigns = list(db.session.scalars(archived().limit(FEED_ENTRIES)))
     body = build_feed(campaigns, utcnow())
