@@ -8,7 +8,7 @@ PORT   ?= 5000
 PYTEST_WORKERS ?= 2
 
 .PHONY: run setup test lint format bench bench-sink clean install install-dev db-upgrade worker scheduler \
-	translations translations-extract
+	translations translations-extract bench-scale bench-web bench-wrk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,19 @@ bench: install-dev bench-sink
 bench-sink:
 	@test -x /usr/sbin/smtp-sink || DEBIAN_FRONTEND=noninteractive apt-get install -y postfix \
 		|| echo "No smtp-sink: bench/delivery.py falls back to an aiosmtpd sink."
+
+## Scale-out on PostgreSQL: 1, 2, 4 workers, a killed worker and scheduler (docs/benchmarks.md).
+## RECIPIENTS=20000 for a quicker run.
+bench-scale: install-dev bench-sink
+	$(BIN)/python bench/scale.py $(if $(RECIPIENTS),--recipients $(RECIPIENTS))
+
+## Public pages under wrk against gunicorn (2 workers) on PostgreSQL (docs/benchmarks.md).
+bench-web: install-dev bench-wrk
+	$(BIN)/python bench/web.py
+
+## wrk for bench/web.py (Debian, as root).
+bench-wrk:
+	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y wrk
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

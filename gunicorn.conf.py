@@ -19,7 +19,7 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 10_000))
 max_requests_jitter = 1_000
 # The app is loaded once in the master and forked: faster start, less memory.
 preload_app = True
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # "": no access log
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

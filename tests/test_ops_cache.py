@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from outreach.campaigns import archive_views
 from outreach.contacts.models import Contact
 from outreach.extensions import cache
 from tests.test_archive import make_campaign
@@ -17,8 +18,10 @@ def caching(app):
     saved = {key: app.config[key] for key in ("CACHE_TYPE", "WTF_CSRF_ENABLED")}
     app.config.update(CACHE_TYPE="SimpleCache", WTF_CSRF_ENABLED=True)
     cache.init_app(app)
+    archive_views.clear_render_cache()
     yield app
     cache.clear()
+    archive_views.clear_render_cache()
     app.config.update(saved)
     cache.init_app(app)
 
