@@ -101,3 +101,25 @@ def test_without_proxy_settings_forwarded_headers_are_ignored():
 
     answer = app.test_client().get("/ops-test/remote", headers={"X-Forwarded-For": "203.0.113.9"})
     assert answer.get_json() == {"addr": "127.0.0.1"}
+
+
+def test_log_format_json_replaces_the_root_handlers_once():
+    from outreach.ops.logs import configure_logging
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    try:
+        configure_logging("json", "WARNING")
+        configure_logging("json", "WARNING")
+        assert len(root.handlers) == 1
+        assert root.level == logging.WARNING
+        stream = io.StringIO()
+        root.handlers[0].setStream(stream)
+        logging.getLogger("outreach.test").warning("as json")
+        assert json.loads(stream.getvalue())["message"] == "as json"
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved_handlers:
+            root.addHandler(handler)
+        root.setLevel(saved_level)
