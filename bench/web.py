@@ -151,7 +151,7 @@ def to_ms(value: str) -> float:
 
 
 def run_wrk(url: str, args) -> tuple[float, float, int]:
-    """(requests/s, p99 ms, non-2xx/3xx answers) of one wrk run."""
+    """(requests/s, p99 ms, errors: non-2xx/3xx answers and socket errors) of one wrk run."""
     with urllib.request.urlopen(url, timeout=10) as answer:  # warm the page (and the cache)
         assert answer.status == 200, answer.status
     output = subprocess.run(
@@ -170,7 +170,12 @@ def run_wrk(url: str, args) -> tuple[float, float, int]:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE).group(1))
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    return rps, p99, int(errors.group(1)) if errors else 0
+    failed = int(errors.group(1)) if errors else 0
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    failed += sum(int(n) for n in sockets.groups()) if sockets else 0
+    return rps, p99, failed
 
 
 def load() -> str:
