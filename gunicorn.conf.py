@@ -14,9 +14,10 @@ worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 60))
 graceful_timeout = 30
 keepalive = 5
-# Restart each worker now and then, so that a slow leak never grows for weeks.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 10_000))
-max_requests_jitter = 1_000
+# Restart a worker after this many requests (0: never). Each restart empties that worker's page
+# cache, so keep it well above what a worker serves in an hour if you turn it on.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 0))
+max_requests_jitter = max_requests // 10
 # The app is loaded once in the master and forked: faster start, less memory.
 preload_app = True
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # "": no access log
