@@ -29,7 +29,7 @@ install-dev: $(VENV)/.installed-dev
 setup: install translations
 	$(FLASK) db upgrade
 	$(FLASK) calendar load
-	$(FLASK) demo load
+	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} $(FLASK) demo load
 
 ## Run the app with demo data and the development mail catcher (http://127.0.0.1:5000).
 run: setup
