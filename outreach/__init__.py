@@ -71,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     from outreach.devmail.views import bp as devmail_bp
     from outreach.feeds.views import bp as feeds_bp
     from outreach.segments.views import bp as segments_bp
+    from outreach.series.views import bp as series_bp
     from outreach.subscriptions.public_views import bp as public_bp
     from outreach.subscriptions.public_views import links_bp as public_links_bp
     from outreach.subscriptions.staff_views import bp as suppressions_bp
@@ -93,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
         public_bp,
         public_links_bp,
         devmail_bp,
+        series_bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -8,6 +8,7 @@ from outreach.contacts.models import Contact, ContactCountry, ContactTopic, Orga
 from outreach.delivery.models import Bounce, OutboxMessage, SchedulerLock, WorkerHeartbeat
 from outreach.feeds.models import FeedItem, FeedSource
 from outreach.segments.models import Segment
+from outreach.series.models import Series, SeriesEdition
 from outreach.subscriptions.models import (
     ConsentRecord,
     Subscription,
@@ -37,6 +38,8 @@ __all__ = [
     "Organisation",
     "Review",
     "Segment",
+    "Series",
+    "SeriesEdition",
     "Subscription",
     "SubscriptionSession",
     "SubscriptionTopic",

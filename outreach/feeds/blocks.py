@@ -21,7 +21,7 @@ from outreach.feeds.models import FeedItem
 
 HEADINGS = {"en": "News", "fr": "Actualités", "es": "Noticias"}
 MAX_ITEMS = 20
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()#!|>~])")
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#>])")
 TEMPLATE_PAIRS = ("{{", "{%", "{#", "}}", "%}", "#}")
 
 
