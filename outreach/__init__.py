@@ -109,6 +109,7 @@ def register_cli(app: Flask) -> None:
     from outreach.demo.cli import demo_cli
     from outreach.devmail.cli import devmail_cli
     from outreach.feeds.cli import feeds_cli
+    from outreach.series.cli import series_cli
 
     delivery_cli.add_command(process_bounces_command)
     for command in (
@@ -121,6 +122,7 @@ def register_cli(app: Flask) -> None:
         scheduler_command,
         alerts_cli,
         feeds_cli,
+        series_cli,
     ):
         app.cli.add_command(command)
 

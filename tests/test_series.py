@@ -302,6 +302,18 @@ def test_two_schedulers_draft_one_edition(app, db_session, calendar, audience):
     assert db_session.scalar(select(func.count(Campaign.id))) == 1
 
 
+def test_the_cli_drafts_due_editions_once(app, db_session, calendar, audience):
+    make_series(db_session, audience)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["series", "draft", "--now", "2027-01-29T10:00"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "series: drafted=1 skipped=0"
+    again = runner.invoke(args=["series", "draft", "--now", "2027-01-29T11:00"])
+    assert again.output.strip() == "series: drafted=0 skipped=0"
+    bad = runner.invoke(args=["series", "draft", "--now", "soon"])
+    assert bad.exit_code == 2 and "not an ISO date" in bad.output
+
+
 def test_the_series_job_through_two_scheduler_processes(app, db_session, calendar, audience):
     from outreach.delivery.scheduler import JOBS, Scheduler
 
