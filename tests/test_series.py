@@ -414,6 +414,13 @@ def test_staff_create_a_series_with_the_recurrence_builder(staff_client, db_sess
     assert "Another series has this name." in bad.text
     assert "Choose at least one of English, French and Spanish." in bad.text
 
+    bad = staff_client.post(
+        f"/series/{series.id}/edit", data={**form, "intro_fr": "Bonjour {{ contact.nom }}"}
+    )
+    assert bad.status_code == 400 and "contact.nom" in bad.text
+    assert staff_client.get("/series/new").status_code == 200
+    assert "No edition yet" in staff_client.get(f"/series/{series.id}").text
+
     staff_client.post(f"/series/{series.id}/pause")
     db_session.refresh(series)
     assert series.status == "paused"

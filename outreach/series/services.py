@@ -26,6 +26,7 @@ from outreach.auth.models import User
 from outreach.campaigns import lifecycle
 from outreach.campaigns.models import Campaign, CampaignVariant
 from outreach.campaigns.services import create_campaign
+from outreach.campaigns.validation import variant_problems
 from outreach.contacts.models import LANGUAGES
 from outreach.core.database import is_postgresql, utcnow
 from outreach.core.errors import ServiceError
@@ -89,6 +90,15 @@ def _problems(session: Session, series: Series | None, data: SeriesData) -> dict
         recurrence.validate(data.rrule, data.starts_on)
     except recurrence.RecurrenceError as exc:
         problems["rrule"] = str(exc)
+    for language, intro in data.intro.items():
+        if language in LANGUAGES and intro.strip():
+            messages = [
+                problem.message
+                for problem in variant_problems(language, "Subject", intro, None)
+                if problem.field.endswith("_body")
+            ]
+            if messages:
+                problems[f"intro_{language}"] = " ".join(messages)
     return problems
 
 
