@@ -56,6 +56,8 @@ def test_large_upload_runs_in_the_background_and_ends_with_the_report(
     assert contact_count(db_session) == 0
 
     page = text(staff_client.get(job_url))
+    assert "Upload received: the import has been queued." in page
+    assert "Upload received" not in text(staff_client.get(job_url))  # flashed once
     assert "Importing" in page and "mixed.csv" in page and "Waiting to start." in page
     assert '<progress id="import-progress"' in page and 'value="0"' in page
     assert f'data-import-progress-url="/contacts/import/jobs/{job_id}.json"' in page

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -69,6 +78,7 @@ def upload():
                 user_id=current_user.id,
             )
             db.session.commit()
+            flash("Upload received: the import has been queued.", "info")
             return redirect(url_for("imports.job", job_id=job.id))
         report = import_contacts(
             db.session,
