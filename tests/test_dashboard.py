@@ -12,7 +12,7 @@ from sqlalchemy import select
 from outreach.alerts.services import ensure_default_rules
 from outreach.core.database import utcnow
 from outreach.core.timezones import local_today
-from outreach.delivery.models import Bounce, OutboxMessage
+from outreach.delivery.models import Bounce, BounceRun, OutboxMessage
 from tests.factories import make_suppression
 from tests.test_alerts_support import make_key_date, make_upr_session, subscriber
 from tests.test_campaign_reports import make_campaign, outbox
@@ -51,6 +51,7 @@ def busy(db_session):
     )
     make_campaign(db_session, "Old draft", status="draft")
     db_session.add(Bounce(email="bad@example.org", kind="hard"))
+    db_session.add(BounceRun(sources="maildir", messages_done=7, status="running"))
     make_suppression(db_session, "bad@example.org", "hard_bounce")
     db_session.commit()
     return {"deadline": soon, "sending": sending}
@@ -86,6 +87,7 @@ def test_dashboard_shows_what_needs_attention(staff_client, busy):
         r'data-count="suppressed">1\s*<span[^>]*>\(\+1 on the 7 days before; 1 in all', health
     )
     assert 'href="/bounces"' in health and 'href="/suppressions"' in health
+    assert "in progress (7 messages read so far)" in health
     assert "dashboard.js" in page
 
 

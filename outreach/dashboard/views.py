@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, render_template, request
 
 from outreach.auth.decorators import require_login
 from outreach.dashboard import charts, services
+from outreach.delivery.bounces.services import recent_runs
 from outreach.extensions import db
 
 bp = Blueprint("dashboard", __name__)
@@ -31,6 +32,7 @@ def dashboard_page():
         subscribers=services.subscriber_changes(session),
         recent_days=services.RECENT_DAYS,
         health=services.delivery_health(session),
+        bounce_run=next(iter(recent_runs(session, 1)), None),
     )
 
 
