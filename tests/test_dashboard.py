@@ -72,6 +72,8 @@ def test_dashboard_shows_what_needs_attention(staff_client, busy):
     assert "Old draft" not in campaigns
     assert campaigns.index("March newsletter") < campaigns.index("April newsletter")
     assert 'value="50"' in campaigns and "4 of 8 messages done" in campaigns
+    april = campaigns[campaigns.index("April newsletter") :]
+    assert "Not started yet" in april
     assert f'href="/campaigns/{busy["sending"].id}"' in campaigns
 
     subscribers = page[page.index("subscribers-heading") : page.index("health-heading")]

@@ -17,8 +17,11 @@
       bar.value = campaign.percent;
       bar.textContent = campaign.percent + "%";
       item.querySelector('[data-field="percent"]').textContent = campaign.percent + "%";
-      let summary = number.format(campaign.processed) + " of " + number.format(campaign.total) +
-        " messages done";
+      let summary = "Not started yet";
+      if (campaign.total) {
+        summary = number.format(campaign.processed) + " of " + number.format(campaign.total) +
+          " messages done";
+      }
       if (campaign.status !== "scheduled") {
         summary += " (" + campaign.status + ")";
       }
