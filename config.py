@@ -44,6 +44,7 @@ class Config:
         self.TIMEZONE = os.environ.get("OUTREACH_TIMEZONE", "Europe/Zurich")
         self.ORGANISATION_NAME = os.environ.get("ORGANISATION_NAME", "Outreach")
         self.PER_PAGE = env_int("PER_PAGE", 50)
+        self.IMPORT_BACKGROUND_ROWS = env_int("IMPORT_BACKGROUND_ROWS", 2000)
 
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
         self.MAIL_PORT = env_int("MAIL_PORT", 1025)

@@ -67,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
     from outreach.contacts.import_views import bp as imports_bp
     from outreach.contacts.views import bp as contacts_bp
     from outreach.core.views import bp as core_bp
+    from outreach.dashboard.views import bp as dashboard_bp
     from outreach.delivery.bounces.views import bp as bounces_bp
     from outreach.devmail.views import bp as devmail_bp
     from outreach.feeds.views import bp as feeds_bp
@@ -95,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
         public_links_bp,
         devmail_bp,
         series_bp,
+        dashboard_bp,
     ):
         app.register_blueprint(blueprint)
 

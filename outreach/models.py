@@ -4,8 +4,20 @@ from outreach.alerts.models import AlertRecord, AlertRule, DigestRecord
 from outreach.auth.models import User
 from outreach.calendar.models import Cycle, KeyDate, Review, UPRSession
 from outreach.campaigns.models import Campaign, CampaignVariant
-from outreach.contacts.models import Contact, ContactCountry, ContactTopic, Organisation
-from outreach.delivery.models import Bounce, OutboxMessage, SchedulerLock, WorkerHeartbeat
+from outreach.contacts.models import (
+    Contact,
+    ContactCountry,
+    ContactTopic,
+    ImportJob,
+    Organisation,
+)
+from outreach.delivery.models import (
+    Bounce,
+    BounceRun,
+    OutboxMessage,
+    SchedulerLock,
+    WorkerHeartbeat,
+)
 from outreach.feeds.models import FeedItem, FeedSource
 from outreach.segments.models import Segment
 from outreach.series.models import Series, SeriesEdition
@@ -24,6 +36,7 @@ __all__ = [
     "FeedItem",
     "FeedSource",
     "Bounce",
+    "BounceRun",
     "Campaign",
     "CampaignVariant",
     "OutboxMessage",
@@ -34,6 +47,7 @@ __all__ = [
     "ContactCountry",
     "ContactTopic",
     "Cycle",
+    "ImportJob",
     "KeyDate",
     "Organisation",
     "Review",

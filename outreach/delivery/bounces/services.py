@@ -14,7 +14,7 @@ Rules (docs: /work/shared/EMAIL.md, "Bounces"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from flask import current_app
 from sqlalchemy import Select, distinct, func, select
@@ -27,7 +27,7 @@ from outreach.core.database import utcnow
 from outreach.core.errors import ServiceError
 from outreach.delivery.bounces import match, parse
 from outreach.delivery.bounces.parse import Recipient, Report
-from outreach.delivery.models import BOUNCE_KINDS, Bounce, OutboxMessage
+from outreach.delivery.models import BOUNCE_KINDS, Bounce, BounceRun, OutboxMessage
 from outreach.subscriptions.services import (
     RequestMeta,
     find_suppression,
@@ -315,3 +315,36 @@ def kind_counts(session: Session, campaign_id: int | None = None) -> dict[str, i
     counts = dict.fromkeys(BOUNCE_KINDS, 0)
     counts.update(dict(session.execute(stmt).tuples().all()))
     return counts
+
+
+# --- Runs: progress of `flask delivery process-bounces` ---------------------------------------
+
+RUNS_SHOWN = 5
+
+
+def start_run(session: Session, source_names: list[str]) -> BounceRun:
+    """Record (and commit) the start of a pass over the bounce mailboxes."""
+    run = BounceRun(sources=", ".join(source_names)[:500], counts=asdict(Tally()))
+    session.add(run)
+    session.commit()
+    return run
+
+
+def record_progress(run: BounceRun, tally: Tally) -> None:
+    """Copy the counts so far into the run; committed by the caller with the batch."""
+    run.messages_done = tally.processed
+    run.counts = asdict(tally)
+
+
+def finish_run(session: Session, run: BounceRun, tally: Tally, error: str = "") -> None:
+    record_progress(run, tally)
+    run.status = "failed" if error else "done"
+    run.error = error
+    run.finished_at = utcnow()
+    session.commit()
+
+
+def recent_runs(session: Session, limit: int = RUNS_SHOWN) -> list[BounceRun]:
+    return list(
+        session.scalars(select(BounceRun).order_by(BounceRun.started_at.desc()).limit(limit))
+    )
