@@ -350,6 +350,9 @@ def test_review_mode_notifies_editors_and_waits_for_approval(
     assert services.editions_awaiting_review(db_session) == [edition]
     page = staff_client.get("/series")
     assert "Editions waiting for approval" in page.text
+    dashboard = staff_client.get("/").text
+    assert "Newsletter editions waiting for approval" in dashboard
+    assert f'href="/series/{series.id}"' in dashboard
     assert "awaiting approval" in staff_client.get(f"/series/{series.id}").text
 
     with time_machine.travel(DRAFT_TIME + timedelta(hours=1), tick=False):

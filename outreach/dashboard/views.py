@@ -8,6 +8,7 @@ from outreach.auth.decorators import require_login
 from outreach.dashboard import charts, services
 from outreach.delivery.bounces.services import recent_runs
 from outreach.extensions import db
+from outreach.series.services import editions_awaiting_review
 
 bp = Blueprint("dashboard", __name__)
 bp.before_request(require_login)
@@ -33,6 +34,7 @@ def dashboard_page():
         recent_days=services.RECENT_DAYS,
         health=services.delivery_health(session),
         bounce_run=next(iter(recent_runs(session, 1)), None),
+        awaiting_editions=editions_awaiting_review(session),
     )
 
 
