@@ -88,7 +88,7 @@ def test_campaign_lifecycle_is_recorded(db_session):
     services.delete_campaign(db_session, campaign)
     created, deleted = entries(db_session)
     assert (created.action, deleted.action) == ("campaign.create", "campaign.delete")
-    assert created.actor_id is None and created.actor_label == "command line"
+    assert created.actor_id is None and created.actor_label == "system"
 
 
 def test_erasing_a_contact_blanks_what_the_log_said_about_them(staff_client, db_session):

@@ -33,4 +33,4 @@ class AuditEntry(db.Model):
 
     @property
     def actor_label(self) -> str:
-        return self.actor_email or "command line"
+        return self.actor_email or "system"
