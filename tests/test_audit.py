@@ -139,3 +139,16 @@ def test_audit_page_is_for_admins_only(app, db_session, client):
     db_session.commit()
     assert login(app.test_client(), editor).get("/audit/").status_code == 403
     assert client.get("/audit/").status_code == 302
+
+
+def test_segment_changes_are_recorded(db_session):
+    from outreach.segments.services import create_segment, delete_segment, update_segment
+
+    segment = create_segment(db_session, "NGOs", {"types": ["ngo"]})
+    update_segment(db_session, segment, name="NGOs and NHRIs", filters={"types": ["ngo", "nhri"]})
+    delete_segment(db_session, segment)
+    created, updated, deleted = entries(db_session)
+    assert (created.action, updated.action, deleted.action) == (
+        "segment.create", "segment.update", "segment.delete")
+    assert updated.changes["name"] == ["NGOs", "NGOs and NHRIs"]
+    assert updated.changes["filters"][1]["types"] == ["ngo", "nhri"]

@@ -13,6 +13,7 @@ from outreach.campaigns import services as campaign_services
 from outreach.contacts import services as contact_services
 from outreach.contacts.importer import import_contacts
 from outreach.contacts.models import Contact
+from outreach.segments.services import create_segment
 from outreach.subscriptions import staff_services
 from outreach.subscriptions.models import Suppression
 from outreach.subscriptions.services import unsuppress
@@ -53,6 +54,7 @@ def test_a_viewer_cannot_change_anything_through_the_services(app, db_session, p
             db_session, calendar_services.SessionData(number=70)),
         lambda: staff_services.add_suppression(db_session, "x@example.org", people["viewer"]),
         lambda: import_contacts(db_session, [{"email": "imp@example.org"}]),
+        lambda: create_segment(db_session, "NGOs", {"types": ["ngo"]}),
     ]
     with app.test_request_context():
         login_user(people["viewer"])

@@ -17,6 +17,7 @@ OBJECT_TYPES = (
     "contact",
     "organisation",
     "campaign",
+    "segment",
     "session",
     "review",
     "key_date",
