@@ -152,3 +152,14 @@ def test_segment_changes_are_recorded(db_session):
         "segment.create", "segment.update", "segment.delete")
     assert updated.changes["name"] == ["NGOs", "NGOs and NHRIs"]
     assert updated.changes["filters"][1]["types"] == ["ngo", "nhri"]
+
+
+def test_audit_page_shows_old_and_new_values(staff_client, db_session):
+    from outreach.segments.services import create_segment, update_segment
+
+    segment = create_segment(db_session, "NGOs", {"types": ["ngo"]})
+    update_segment(db_session, segment, name="NHRIs")
+    db_session.commit()
+    page = text(staff_client.get("/audit/"))
+    assert "NGOs → NHRIs" in page
+    assert "segment.create" in page and "&#39;types&#39;: [&#39;ngo&#39;]" in page
