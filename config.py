@@ -110,6 +110,14 @@ class Config:
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.WTF_CSRF_ENABLED = True
         self.WTF_CSRF_TIME_LIMIT = None
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        # Sign-in throttling: per client address, and per account (lockout after failures).
+        self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute; 100 per hour")
+        self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+        self.LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
+        # Sent as Strict-Transport-Security when SESSION_COOKIE_SECURE (served over HTTPS).
+        self.HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)
 
 
 class DevelopmentConfig(Config):
@@ -141,6 +149,7 @@ class ProductionConfig(Config):
         super().__init__()
         self.CONFIG_NAME = "production"
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         if not self.SECRET_KEY:
             raise RuntimeError("SECRET_KEY must be set in production (see .env.example)")
         for name in ("DATABASE_URL", "PUBLIC_BASE_URL"):

@@ -29,6 +29,7 @@ def create_app(config: str | Config | None = None, **overrides) -> Flask:
     register_cli(app)
     register_template_helpers(app)
     register_errors(app)
+    register_security(app)
     return app
 
 
@@ -58,6 +59,8 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from outreach.alerts.views import bp as alerts_bp
+    from outreach.audit.views import bp as audit_bp
+    from outreach.auth.user_views import bp as users_bp
     from outreach.auth.views import bp as auth_bp
     from outreach.calendar.feed_views import bp as calendar_feeds_bp
     from outreach.calendar.views import bp as calendar_bp
@@ -97,6 +100,8 @@ def register_blueprints(app: Flask) -> None:
         devmail_bp,
         series_bp,
         dashboard_bp,
+        users_bp,
+        audit_bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -143,3 +148,9 @@ def register_errors(app: Flask) -> None:
     from outreach.core import errors
 
     errors.register(app)
+
+
+def register_security(app: Flask) -> None:
+    from outreach.core import security
+
+    security.register(app)

@@ -15,6 +15,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outreach.audit.services import record
+from outreach.auth.permissions import require_role
 from outreach.campaigns.models import Campaign, CampaignVariant
 from outreach.campaigns.validation import NAME_MAX, email_problem, validate_data
 from outreach.core.errors import ServiceError
@@ -126,12 +128,14 @@ def _apply(session: Session, campaign: Campaign, data: CampaignData) -> None:
 
 
 def create_campaign(session: Session, data: CampaignData, user=None) -> Campaign:
+    require_role("editor")
     data = data.cleaned()
     validate_data(session, data)
     campaign = Campaign(status="draft", created_by_id=user.id if user is not None else None)
     session.add(campaign)
     _apply(session, campaign, data)
     session.flush()
+    record(session, "campaign.create", "campaign", campaign.id, f"Created “{campaign.name}”")
     return campaign
 
 
@@ -146,11 +150,13 @@ def ensure_editable(campaign: Campaign) -> None:
 
 
 def update_campaign(session: Session, campaign: Campaign, data: CampaignData) -> Campaign:
+    require_role("editor")
     ensure_editable(campaign)
     data = data.cleaned()
     validate_data(session, data)
     _apply(session, campaign, data)
     session.flush()
+    record(session, "campaign.update", "campaign", campaign.id, f"Edited “{campaign.name}”")
     return campaign
 
 
@@ -160,6 +166,7 @@ def copy_name(name: str) -> str:
 
 def duplicate_campaign(session: Session, campaign: Campaign, user=None) -> Campaign:
     """A new draft with the same settings, content and segments (any status can be copied)."""
+    require_role("editor")
     copy = Campaign(
         name=copy_name(campaign.name),
         topic=campaign.topic,
@@ -179,10 +186,13 @@ def duplicate_campaign(session: Session, campaign: Campaign, user=None) -> Campa
     )
     session.add(copy)
     session.flush()
+    record(session, "campaign.duplicate", "campaign", copy.id,
+           f"Copied campaign #{campaign.id} as “{copy.name}”")
     return copy
 
 
 def delete_campaign(session: Session, campaign: Campaign) -> None:
+    require_role("editor")
     if campaign.status != "draft":
         raise ServiceError(
             f"Only drafts can be deleted; this campaign is {campaign.status}."
@@ -190,5 +200,6 @@ def delete_campaign(session: Session, campaign: Campaign) -> None:
             {"status": campaign.status},
             code="locked",
         )
+    record(session, "campaign.delete", "campaign", campaign.id, f"Deleted “{campaign.name}”")
     session.delete(campaign)
     session.flush()

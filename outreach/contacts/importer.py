@@ -42,6 +42,8 @@ from sqlalchemy import (
     update,
 )
 
+from outreach.audit.services import record
+from outreach.auth.permissions import require_role
 from outreach.contacts.csv_io import ContactCsvReader, CsvRow, mapping_rows
 from outreach.contacts.models import Contact, ContactCountry, ContactTopic, Organisation
 from outreach.contacts.validation import (
@@ -709,6 +711,7 @@ def import_contacts(
     column), possibly after some chunks were flushed: the caller rolls back then too.
     `source` and `staff_user_id` go into the consent events of the contacts created.
     """
+    require_role("editor")
     report = ImportReport(dry_run=dry_run, strict=strict, source=source)
     state = _ImportState(report, staff_user_id)
     session.flush()
@@ -727,6 +730,10 @@ def import_contacts(
     else:
         for outcome in state.outcomes.values():
             setattr(report, outcome, getattr(report, outcome) + 1)
+    if report.applied:
+        record(session, "contact.import", "import", None, f"Import ({source})",
+               {"created": report.created, "updated": report.updated,
+                "rejected": len(report.rejected)})
     return report
 
 
