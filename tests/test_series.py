@@ -440,6 +440,10 @@ def test_preview_of_the_next_edition_for_a_chosen_recipient(
         assert page.status_code == 200
         assert "UPR monthly — 1 février 2027" in page.text  # her language
         assert "Chère Awino," in page.text
+        assert f'src="/series/{series.id}/preview/email?email=NGO' in page.text
+        frame = staff_client.get(f"/series/{series.id}/preview/email?email=NGO@example.org")
+        assert frame.status_code == 200 and "Chère Awino," in frame.text
+        assert "sandbox" in frame.headers["Content-Security-Policy"]
         english = staff_client.get(f"/series/{series.id}/preview?language=en")
         assert "UPR monthly — 1 February 2027" in english.text
         assert staff_client.get(f"/series/{series.id}/preview?email=x@y.org").status_code == 404

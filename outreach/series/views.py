@@ -17,6 +17,7 @@ from outreach.campaigns.merge import LANGUAGE_NAMES
 from outreach.campaigns.rendering import PreparedCampaign, recipient_for, sample_recipient
 from outreach.contacts.models import Contact
 from outreach.core.errors import ServiceError
+from outreach.core.security import email_frame_response
 from outreach.extensions import db
 from outreach.segments.models import Segment
 from outreach.series import recurrence, services
@@ -178,9 +179,8 @@ def _preview_contact() -> Contact | None:
     return contact or abort(404, f"There is no contact {email}.")
 
 
-@bp.get("/series/<int:series_id>/preview")
-def preview(series_id: int):
-    series = get_series(series_id)
+def _render_next(series):
+    """The next edition, rendered for the recipient chosen in the query string."""
     contact = _preview_contact()
     language = request.args.get("language") or None
     if language is not None and language not in series.languages:
@@ -203,6 +203,22 @@ def preview(series_id: int):
             )
         except Exception as exc:  # show what breaks, never a 500
             error = str(exc) or type(exc).__name__
+    return contact, language, result, rendered, error
+
+
+@bp.get("/series/<int:series_id>/preview/email")
+def preview_email(series_id: int):
+    """The HTML part alone, for the sandboxed frame of the preview page."""
+    rendered = _render_next(get_series(series_id))[3]
+    if rendered is None:
+        abort(404, "The next edition cannot be rendered.")
+    return email_frame_response(rendered.html)
+
+
+@bp.get("/series/<int:series_id>/preview")
+def preview(series_id: int):
+    series = get_series(series_id)
+    contact, language, result, rendered, error = _render_next(series)
     return render_template(
         "series/preview.html",
         series=series,
