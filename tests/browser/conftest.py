@@ -1,0 +1,122 @@
+"""Fixtures of the browser tests: a live Outreach, Debian's Chromium driven by Playwright, axe-core.
+
+Chromium is `/usr/bin/chromium` (`make browser-deps` installs it; Playwright never downloads a
+browser) and axe-core comes from `tests/browser/node_modules` (`npm ci --prefix tests/browser`).
+Every test here is marked `browser`. Screenshots go to `build/screenshots/`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.browser.live import LiveOutreach, live_outreach
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+HERE = Path(__file__).resolve().parent
+AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = HERE.parents[1] / "build" / "screenshots"
+TIMEOUT_MS = 15_000
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(HERE):
+            item.add_marker(pytest.mark.browser)
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing: run `make browser-deps`"
+    if not AXE.exists():
+        return f"{AXE} is missing: run `make browser-deps`"
+    return None
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory) -> Iterator[LiveOutreach]:
+    if reason := _missing():
+        pytest.skip(reason)
+    with live_outreach(tmp_path_factory.mktemp("live")) as outreach:
+        yield outreach
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if reason := _missing():
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser, live):
+    """A fresh browser profile on the live app; CSP bypassed so that axe-core can be injected."""
+    context = browser.new_context(
+        base_url=live.base_url,
+        bypass_csp=True,
+        viewport={"width": 1280, "height": 900},
+        locale="en-GB",
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    return context.new_page()
+
+
+def sign_in(page, live: LiveOutreach) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(live.staff_email)
+    page.get_by_label("Password").fill(live.staff_password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for()
+
+
+@pytest.fixture
+def staff_page(page, live):
+    """A page signed in as an editor."""
+    sign_in(page, live)
+    return page
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot as a test artefact: build/screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict]:
+    """Run axe-core (WCAG 2.x A and AA rules) on the page; the violations of the given impacts."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        """async () => await axe.run(document, {
+            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
+                                            'best-practice']},
+            resultTypes: ['violations'],
+        })"""
+    )
+    return [v for v in result["violations"] if v["impact"] in impacts]
+
+
+def describe(violations: list[dict]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']}")
+        for node in violation["nodes"]:
+            lines.append(f"    {node['target']}: {node['failureSummary']}")
+    return "\n".join(lines)
