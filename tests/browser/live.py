@@ -1,15 +1,14 @@
 """A live Outreach for the browser tests, run as in production.
 
 The web app (`flask run`), one delivery worker and the scheduler are real processes configured only
-through the environment (`tests/reliability/processes.py`), on a scratch SQLite database built with
-`flask db upgrade` and `flask calendar load`. A real SMTP server on loopback catches every message
-the app sends, confirmation emails and campaigns alike.
+through the environment (`tests/reliability/processes.py`), on a scratch SQLite database built by
+the migrations, with the shipped UPR calendar and one editor account. A real SMTP server on
+loopback catches every message the app sends, confirmation emails and campaigns alike.
 """
 
 from __future__ import annotations
 
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from tests.reliability.processes import FLASK, ROOT, ProcessGroup, delivery_environment
+from tests.reliability.processes import ProcessGroup, delivery_environment
 
 STAFF_EMAIL = "editor@example.org"
 STAFF_PASSWORD = "browser-tests-password"
@@ -99,23 +98,24 @@ def _answers(port: int) -> bool:
         return False
 
 
-def _prepare_database(group: ProcessGroup) -> None:
-    for name, args in (("migrate", ("db", "upgrade")), ("calendar", ("calendar", "load"))):
-        process = group.run(name, *args, timeout=60)
-        if process.process.returncode != 0:
-            raise RuntimeError(f"flask {' '.join(args)} failed:\n{process.log()}")
-    created = subprocess.run(
-        [str(FLASK), "--app", "wsgi", "users", "create", STAFF_EMAIL, "--role", "editor"]
-        + ["--name", "Eda Editor", "--password-stdin"],
-        input=STAFF_PASSWORD + "\n",
-        cwd=ROOT,
-        env=group.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if created.returncode != 0:
-        raise RuntimeError(f"flask users create failed:\n{created.stdout}{created.stderr}")
+def _prepare_database(database_url: str) -> None:
+    """`flask db upgrade`, `flask calendar load` and one editor account, run in this process
+    (starting three more processes would cost seconds each on a busy machine)."""
+    from flask_migrate import upgrade
+
+    from outreach import create_app
+    from outreach.auth.services import create_user
+    from outreach.calendar.loader import load_calendar
+    from outreach.extensions import db
+
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
+    with app.app_context():
+        upgrade()
+        load_calendar(db.session, None)
+        create_user(db.session, STAFF_EMAIL, STAFF_PASSWORD, role="editor", name="Eda Editor")
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
 
 
 @contextmanager
@@ -135,8 +135,8 @@ def live_outreach(directory: Path) -> Iterator[LiveOutreach]:
         DELIVERY_BATCH_SIZE=50,
     )
     try:
+        _prepare_database(database_url)
         with ProcessGroup(directory, env) as group:
-            _prepare_database(group)
             web = group.start(
                 "web", "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"
             )
