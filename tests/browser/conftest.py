@@ -57,8 +57,7 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def context(browser, live):
+def new_context(browser, live):
     """A fresh browser profile on the live app; CSP bypassed so that axe-core can be injected."""
     context = browser.new_context(
         base_url=live.base_url,
@@ -67,6 +66,12 @@ def context(browser, live):
         locale="en-GB",
     )
     context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
+@pytest.fixture
+def context(browser, live):
+    context = new_context(browser, live)
     yield context
     context.close()
 
@@ -89,6 +94,24 @@ def staff_page(page, live):
     """A page signed in as an editor."""
     sign_in(page, live)
     return page
+
+
+@pytest.fixture(scope="module")
+def module_page(browser, live):
+    """One page for a whole module, for tests that only look at pages."""
+    context = new_context(browser, live)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def module_staff_page(browser, live):
+    """One page signed in as an editor for a whole module."""
+    context = new_context(browser, live)
+    page = context.new_page()
+    sign_in(page, live)
+    yield page
+    context.close()
 
 
 def screenshot(page, name: str) -> Path:
