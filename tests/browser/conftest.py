@@ -143,3 +143,9 @@ def describe(violations: list[dict]) -> str:
         for node in violation["nodes"]:
             lines.append(f"    {node['target']}: {node['failureSummary']}")
     return "\n".join(lines)
+
+
+def assert_accessible(page) -> None:
+    """No serious or critical axe-core violation on the page as it is now."""
+    violations = axe_violations(page)
+    assert not violations, f"{page.url}:\n{describe(violations)}"

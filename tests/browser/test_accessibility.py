@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import axe_violations, describe, screenshot
+from tests.browser.conftest import assert_accessible, screenshot
 
 PUBLIC_PAGES = {
     "public-subscribe-en": "/en/subscribe",
@@ -44,8 +44,7 @@ STAFF_PAGES = {
 def check(page, name: str) -> None:
     page.wait_for_load_state("load")
     screenshot(page, name)
-    violations = axe_violations(page)
-    assert not violations, f"{page.url}:\n{describe(violations)}"
+    assert_accessible(page)
 
 
 @pytest.mark.parametrize("name", PUBLIC_PAGES)

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import assert_accessible, screenshot
 
 # Session 54 reviews Togo, Haiti and Iceland among others, not Switzerland.
 CSV = """\
@@ -51,6 +51,7 @@ def import_contacts(page, tmp_path) -> None:
     expect(rejected.get_by_role("row").nth(2)).to_contain_text("7")
     expect(rejected.get_by_role("row").nth(2)).to_contain_text("Atlantis")
     screenshot(page, "staff-import-report")
+    assert_accessible(page)
 
 
 def build_segment(page) -> None:
@@ -61,6 +62,7 @@ def build_segment(page) -> None:
     page.get_by_role("button", name="Preview count").click()
     expect(page.get_by_label("States under review in session")).to_have_value("54")
     screenshot(page, "staff-segment-editor")
+    assert_accessible(page)
     page.get_by_role("button", name="Save segment").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Session 54 States")
     for address in IN_SEGMENT:
@@ -95,6 +97,8 @@ def compose_campaign(page) -> None:
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Session 54 briefing")
     expect(page.locator("[data-audience-total]")).to_have_text("3")
+    screenshot(page, "staff-campaign-draft")
+    assert_accessible(page)
 
 
 def preview(page) -> None:
@@ -105,6 +109,7 @@ def preview(page) -> None:
     expect(page.locator("[data-subject]")).to_have_text(SUBJECTS["fr"])
     expect(page.locator("[data-text-part]")).to_contain_text("L'examen approche")
     screenshot(page, "staff-campaign-preview")
+    assert_accessible(page)
     page.get_by_role("link", name="Session 54 briefing").click()
 
 
@@ -148,6 +153,7 @@ def test_staff_import_segment_compose_preview_schedule_and_see_it_delivered(
         "aria-valuenow", "100"
     )
     screenshot(page, "staff-campaign-sent")
+    assert_accessible(page)
 
     received = live.mail.wait_for(lambda _: all(live.mail.to(a) for a in IN_SEGMENT))
     for address, language in IN_SEGMENT.items():

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import assert_accessible, screenshot
 
 EMAIL = "awa.ndiaye@example.org"
 LINK = re.compile(r"https?://\S+")
@@ -43,6 +43,7 @@ def test_a_stakeholder_subscribes_in_french_confirms_changes_preferences_and_uns
     assert "/fr/confirm/" in confirm_url
 
     page.goto(confirm_url)
+    assert_accessible(page)
     page.get_by_role("button", name="Confirmer mon abonnement").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Abonnement confirmé")
     page.get_by_role("link", name="Ouvrir mon centre de préférences").click()
@@ -52,6 +53,7 @@ def test_a_stakeholder_subscribes_in_french_confirms_changes_preferences_and_uns
     expect(page.get_by_label("Lettre d'information")).to_be_checked()
     expect(digest).not_to_be_checked()
     screenshot(page, "public-preferences-fr")
+    assert_accessible(page)
     digest.check()
     page.get_by_label("Lettre d'information").uncheck()
     page.get_by_label("Pays d'intérêt").select_option(["HT"])
@@ -68,3 +70,4 @@ def test_a_stakeholder_subscribes_in_french_confirms_changes_preferences_and_uns
     page.get_by_role("button", name="Me désabonner de tout").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Votre désabonnement est enregistré")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
+    assert_accessible(page)
