@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.live import LiveOutreach, live_outreach
 
@@ -86,7 +87,7 @@ def sign_in(page, live: LiveOutreach) -> None:
     page.get_by_label("Email").fill(live.staff_email)
     page.get_by_label("Password").fill(live.staff_password)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Sign out").wait_for()
+    expect(page).not_to_have_url(re.compile(r"/login"))
 
 
 @pytest.fixture
