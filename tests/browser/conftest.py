@@ -21,7 +21,9 @@ CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 HERE = Path(__file__).resolve().parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = HERE.parents[1] / "build" / "screenshots"
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 15_000  # for actions and assertions alike: the machine may be busy
+
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def pytest_collection_modifyitems(config, items):
