@@ -119,12 +119,14 @@ def _prepare_database(database_url: str) -> None:
 
 
 @contextmanager
-def live_outreach(directory: Path) -> Iterator[LiveOutreach]:
-    """Start everything, yield once the web app answers, and stop every process afterwards."""
+def live_outreach(directory: Path, database_url: str | None = None) -> Iterator[LiveOutreach]:
+    """Start everything, yield once the web app answers, and stop every process afterwards.
+
+    The database is an empty one at `database_url`, else a new SQLite file in `directory`."""
     mail = MailCatcher().start()
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    database_url = f"sqlite:///{directory / 'outreach.db'}"
+    database_url = database_url or f"sqlite:///{directory / 'outreach.db'}"
     env = delivery_environment(
         database_url,
         mail.port,

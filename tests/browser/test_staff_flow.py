@@ -2,7 +2,7 @@
 
 The campaign goes through the real scheduler and delivery worker to the SMTP server on loopback:
 every contact of the segment gets exactly one message, in their language, and the campaign page
-shows the progress reaching 100%.
+shows the progress reaching 100%. It runs on SQLite, and again on PostgreSQL when it answers.
 """
 
 from __future__ import annotations
@@ -11,9 +11,14 @@ import re
 import time
 from datetime import date, timedelta
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import assert_accessible, screenshot
+from tests.browser.live import live_outreach
+from tests.reliability.campaign import postgres_wanted, scratch_database
+
+DATABASES = ["sqlite", "postgresql"] if postgres_wanted() else ["sqlite"]
 
 # Session 54 reviews Togo, Haiti and Iceland among others, not Switzerland.
 CSV = """\
@@ -32,6 +37,17 @@ IN_SEGMENT = {
 }
 OUTSIDE = "marie.dupont@geneva.example.org"
 SUBJECTS = {"en": "UPR 54: your next steps", "fr": "EPU 54 : vos prochaines étapes"}
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def live(request, live, tmp_path_factory):
+    """The session's live app (SQLite), or one of this module's own on PostgreSQL."""
+    if request.param == "sqlite":
+        yield live
+        return
+    directory = tmp_path_factory.mktemp("live-postgresql")
+    with scratch_database("postgresql", directory) as url, live_outreach(directory, url) as app:
+        yield app
 
 
 def import_contacts(page, tmp_path) -> None:
