@@ -32,7 +32,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
-def _missing() -> str | None:
+def missing() -> str | None:
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is missing: run `make browser-deps`"
     if not AXE.exists():
@@ -41,16 +41,23 @@ def _missing() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def live(tmp_path_factory) -> Iterator[LiveOutreach]:
-    if reason := _missing():
+def live_sqlite(tmp_path_factory) -> Iterator[LiveOutreach]:
+    """The live app on SQLite, shared by the whole session (one per xdist worker)."""
+    if reason := missing():
         pytest.skip(reason)
     with live_outreach(tmp_path_factory.mktemp("live")) as outreach:
         yield outreach
 
 
 @pytest.fixture(scope="session")
+def live(live_sqlite) -> LiveOutreach:
+    """The live app the tests use; a module may override it (another database)."""
+    return live_sqlite
+
+
+@pytest.fixture(scope="session")
 def browser():
-    if reason := _missing():
+    if reason := missing():
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 

@@ -135,6 +135,7 @@ def live_outreach(directory: Path, database_url: str | None = None) -> Iterator[
         ORGANISATION_NAME="UPR Info",
         MAIL_DEFAULT_SENDER="UPR Info <news@example.org>",
         DELIVERY_BATCH_SIZE=50,
+        DELIVERY_POLL_SECONDS=0.5,
     )
     try:
         _prepare_database(database_url)

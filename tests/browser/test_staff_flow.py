@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import assert_accessible, screenshot
+from tests.browser.conftest import assert_accessible, missing, screenshot
 from tests.browser.live import live_outreach
 from tests.reliability.campaign import postgres_wanted, scratch_database
 
@@ -40,11 +40,13 @@ SUBJECTS = {"en": "UPR 54: your next steps", "fr": "EPU 54 : vos prochaines éta
 
 
 @pytest.fixture(scope="module", params=DATABASES)
-def live(request, live, tmp_path_factory):
+def live(request, tmp_path_factory):
     """The session's live app (SQLite), or one of this module's own on PostgreSQL."""
     if request.param == "sqlite":
-        yield live
+        yield request.getfixturevalue("live_sqlite")
         return
+    if reason := missing():
+        pytest.skip(reason)
     directory = tmp_path_factory.mktemp("live-postgresql")
     with scratch_database("postgresql", directory) as url, live_outreach(directory, url) as app:
         yield app
