@@ -91,3 +91,20 @@ def test_staff_forms_with_mistakes(module_staff_page):
         page.get_by_role("button", name=button).click()
         expect(page.get_by_role("alert").first).to_contain_text(re.compile("correct|fix"))
         check(page, name)
+
+
+@pytest.mark.parametrize(
+    ("path", "label"),
+    [("/fr/subscribe", "Aller au contenu"), ("/login", "Skip to content")],
+)
+def test_the_first_tab_stop_skips_to_the_content(module_page, path, label):
+    page = module_page
+    page.goto(path)
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name=label)
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("main :focus")).to_have_count(1)
