@@ -91,6 +91,9 @@ class Config:
         self.BOUNCE_IMAP_FOLDER = os.environ.get("BOUNCE_IMAP_FOLDER", "INBOX")
         # Mailbox-full, policy (5.7.x) and 4.x.x bounces suppress an address after this many.
         self.BOUNCE_SOFT_LIMIT = env_int("BOUNCE_SOFT_LIMIT", 3)
+        # Engagement: global switches for click and open tracking (campaigns choose as well).
+        self.TRACK_CLICKS = env_bool("TRACK_CLICKS", True)
+        self.TRACK_OPENS = env_bool("TRACK_OPENS", True)
 
         # Weekly digest: queued from this weekday and Geneva wall-clock time on, for that ISO week.
         self.DIGEST_WEEKDAY = os.environ.get("DIGEST_WEEKDAY", "monday")

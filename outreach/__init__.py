@@ -69,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
     from outreach.core.views import bp as core_bp
     from outreach.delivery.bounces.views import bp as bounces_bp
     from outreach.devmail.views import bp as devmail_bp
+    from outreach.engagement.views import bp as engagement_bp
     from outreach.feeds.views import bp as feeds_bp
     from outreach.segments.views import bp as segments_bp
     from outreach.subscriptions.public_views import bp as public_bp
@@ -93,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
         public_bp,
         public_links_bp,
         devmail_bp,
+        engagement_bp,
     ):
         app.register_blueprint(blueprint)
 

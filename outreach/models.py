@@ -6,6 +6,7 @@ from outreach.calendar.models import Cycle, KeyDate, Review, UPRSession
 from outreach.campaigns.models import Campaign, CampaignVariant
 from outreach.contacts.models import Contact, ContactCountry, ContactTopic, Organisation
 from outreach.delivery.models import Bounce, OutboxMessage, SchedulerLock, WorkerHeartbeat
+from outreach.engagement.models import CampaignLink, Click, Open, SubjectTest, WebhookNotice
 from outreach.feeds.models import FeedItem, FeedSource
 from outreach.segments.models import Segment
 from outreach.subscriptions.models import (
@@ -23,6 +24,11 @@ __all__ = [
     "FeedItem",
     "FeedSource",
     "Bounce",
+    "CampaignLink",
+    "Click",
+    "Open",
+    "SubjectTest",
+    "WebhookNotice",
     "Campaign",
     "CampaignVariant",
     "OutboxMessage",

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from outreach.core.database import UTCDateTime, utcnow
 from outreach.extensions import db
 
-OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
+# "held": waiting for a subject test's winner (see outreach.engagement.subject_tests).
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "skipped", "held")
 OUTBOX_KINDS = ("campaign", "alert", "digest", "notice")
 BOUNCE_KINDS = ("hard", "soft", "complaint", "unknown")
 
