@@ -69,7 +69,9 @@ def register_blueprints(app: Flask) -> None:
     from outreach.core.views import bp as core_bp
     from outreach.delivery.bounces.views import bp as bounces_bp
     from outreach.devmail.views import bp as devmail_bp
+    from outreach.engagement.staff_views import bp as engagement_staff_bp
     from outreach.engagement.views import bp as engagement_bp
+    from outreach.engagement.webhook_views import bp as webhooks_bp
     from outreach.feeds.views import bp as feeds_bp
     from outreach.segments.views import bp as segments_bp
     from outreach.subscriptions.public_views import bp as public_bp
@@ -95,6 +97,8 @@ def register_blueprints(app: Flask) -> None:
         public_links_bp,
         devmail_bp,
         engagement_bp,
+        webhooks_bp,
+        engagement_staff_bp,
     ):
         app.register_blueprint(blueprint)
 
