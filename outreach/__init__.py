@@ -51,6 +51,7 @@ def register_extensions(app: Flask) -> None:
 
     import outreach.alerts.digest_sender  # registers the digest sender and scheduler job
     import outreach.alerts.senders  # registers the alert and notice senders
+    import outreach.engagement.subject_tests  # registers the subject test job
     import outreach.feeds.services  # registers the feeds scheduler job
     import outreach.mail.transactional
     import outreach.models  # noqa: F401  (every table, and the user loader)

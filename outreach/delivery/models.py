@@ -18,8 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from outreach.core.database import UTCDateTime, utcnow
 from outreach.extensions import db
 
-# "held": waiting for a subject test's winner (see outreach.engagement.subject_tests).
-OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "skipped", "held")
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
+# Rows of a subject test wait as "held" until it chooses their subject (engagement.subject_tests).
 OUTBOX_KINDS = ("campaign", "alert", "digest", "notice")
 BOUNCE_KINDS = ("hard", "soft", "complaint", "unknown")
 
