@@ -189,3 +189,25 @@ def test_staff_set_up_a_subject_test_and_pick_the_winner(staff_client, db_sessio
     report = staff_client.get(f"/campaigns/{campaign.id}/engagement").get_data(as_text=True)
     assert "data-winner" in report
     assert staff_client.get(url).status_code == 200  # read-only once sending
+
+
+def test_campaign_page_links_to_the_subject_test_before_and_the_report_after(
+    staff_client, db_session
+):
+    campaign = make_campaign(db_session, status="draft")
+    db_session.commit()
+    page = staff_client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert f'href="/campaigns/{campaign.id}/subject-test"' in page
+    assert f'href="/campaigns/{campaign.id}/engagement"' not in page
+    campaign.status = "sent"
+    db_session.commit()
+    page = staff_client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert f'href="/campaigns/{campaign.id}/engagement"' in page
+    assert f'href="/campaigns/{campaign.id}/subject-test"' not in page
+
+
+def test_staff_pages_need_sign_in(client, db_session):
+    campaign = make_campaign(db_session, status="sent")
+    db_session.commit()
+    for url in (f"/campaigns/{campaign.id}/engagement", "/webhooks/notices"):
+        assert client.get(url).status_code == 302
