@@ -177,21 +177,11 @@ def start(session: Session, test: SubjectTest, now: datetime | None = None) -> b
 def group_results(session: Session, test: SubjectTest) -> dict[str, list[dict]]:
     """Per tested language and subject: rows sent in the test, unique opens and clicks."""
     rows = session.execute(
-        select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.payload).where(
-            OutboxMessage.campaign_id == test.campaign_id, OutboxMessage.payload.is_not(None)
-        )
+        select(
+            OutboxMessage.id, OutboxMessage.language, OutboxMessage.status, OutboxMessage.payload
+        ).where(OutboxMessage.campaign_id == test.campaign_id, OutboxMessage.payload.is_not(None))
     ).all()
-    campaign = session.get(Campaign, test.campaign_id)
-    language_of = _variant_language(campaign)
-    languages = dict(
-        session.execute(
-            select(OutboxMessage.id, OutboxMessage.language).where(
-                OutboxMessage.campaign_id == test.campaign_id
-            )
-        )
-        .tuples()
-        .all()
-    )
+    language_of = _variant_language(session.get(Campaign, test.campaign_id))
     clicked = set(
         session.scalars(
             select(distinct(Click.outbox_id))
@@ -212,10 +202,10 @@ def group_results(session: Session, test: SubjectTest) -> dict[str, list[dict]]:
             {"subject": subject, "rows": 0, "sent": 0, "opens": 0, "clicks": 0}
             for subject in subjects
         ]
-    for row_id, status, payload in rows:
+    for row_id, language, status, payload in rows:
         if not isinstance(payload, dict) or not payload.get("test"):
             continue
-        groups = results.get(language_of(languages.get(row_id)))
+        groups = results.get(language_of(language))
         index = payload.get("subject")
         if groups is None or not isinstance(index, int) or not 0 <= index < len(groups):
             continue
