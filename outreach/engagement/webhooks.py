@@ -39,6 +39,7 @@ PROVIDERS = ("ses", "sendgrid", "postmark", "mailgun")
 SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 CERTIFICATES: dict[str, bytes] = {}  # SigningCertURL -> PEM, fetched once per process
 CERT_TIMEOUT = 10
+MAX_CERTIFICATES = 20  # SNS rotates its certificate rarely; a flood of URLs is not cached
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -175,7 +176,8 @@ def sns_certificate(url: str) -> x509.Certificate:
                 pem = response.read(65536)
         except OSError:
             raise WebhookError("The signing certificate could not be fetched.", 403) from None
-        CERTIFICATES[url] = pem
+        if len(CERTIFICATES) < MAX_CERTIFICATES:
+            CERTIFICATES[url] = pem
     try:
         return x509.load_pem_x509_certificate(pem)
     except ValueError:
