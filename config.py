@@ -92,6 +92,16 @@ class Config:
         self.BOUNCE_IMAP_FOLDER = os.environ.get("BOUNCE_IMAP_FOLDER", "INBOX")
         # Mailbox-full, policy (5.7.x) and 4.x.x bounces suppress an address after this many.
         self.BOUNCE_SOFT_LIMIT = env_int("BOUNCE_SOFT_LIMIT", 3)
+        # Engagement: global switches for click and open tracking (campaigns choose as well).
+        self.TRACK_CLICKS = env_bool("TRACK_CLICKS", True)
+        self.TRACK_OPENS = env_bool("TRACK_OPENS", True)
+        # Bounce and complaint webhooks (each is off until its secret is set).
+        self.WEBHOOK_SES_ENABLED = env_bool("WEBHOOK_SES_ENABLED", False)
+        self.WEBHOOK_SES_TOPIC_ARNS = os.environ.get("WEBHOOK_SES_TOPIC_ARNS", "")
+        self.WEBHOOK_SENDGRID_PUBLIC_KEY = os.environ.get("WEBHOOK_SENDGRID_PUBLIC_KEY", "")
+        self.WEBHOOK_POSTMARK_USERNAME = os.environ.get("WEBHOOK_POSTMARK_USERNAME", "")
+        self.WEBHOOK_POSTMARK_PASSWORD = os.environ.get("WEBHOOK_POSTMARK_PASSWORD", "")
+        self.WEBHOOK_MAILGUN_SIGNING_KEY = os.environ.get("WEBHOOK_MAILGUN_SIGNING_KEY", "")
 
         # Weekly digest: queued from this weekday and Geneva wall-clock time on, for that ISO week.
         self.DIGEST_WEEKDAY = os.environ.get("DIGEST_WEEKDAY", "monday")

@@ -52,6 +52,7 @@ def register_extensions(app: Flask) -> None:
 
     import outreach.alerts.digest_sender  # registers the digest sender and scheduler job
     import outreach.alerts.senders  # registers the alert and notice senders
+    import outreach.engagement.subject_tests  # registers the subject test job
     import outreach.feeds.services  # registers the feeds scheduler job
     import outreach.mail.transactional
     import outreach.models  # noqa: F401  (every table, and the user loader)
@@ -73,6 +74,9 @@ def register_blueprints(app: Flask) -> None:
     from outreach.dashboard.views import bp as dashboard_bp
     from outreach.delivery.bounces.views import bp as bounces_bp
     from outreach.devmail.views import bp as devmail_bp
+    from outreach.engagement.staff_views import bp as engagement_staff_bp
+    from outreach.engagement.views import bp as engagement_bp
+    from outreach.engagement.webhook_views import bp as webhooks_bp
     from outreach.feeds.views import bp as feeds_bp
     from outreach.segments.views import bp as segments_bp
     from outreach.series.views import bp as series_bp
@@ -102,6 +106,9 @@ def register_blueprints(app: Flask) -> None:
         dashboard_bp,
         users_bp,
         audit_bp,
+        engagement_bp,
+        webhooks_bp,
+        engagement_staff_bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -19,6 +19,7 @@ from outreach.delivery.models import (
     SchedulerLock,
     WorkerHeartbeat,
 )
+from outreach.engagement.models import CampaignLink, Click, Open, SubjectTest, WebhookNotice
 from outreach.feeds.models import FeedItem, FeedSource
 from outreach.segments.models import Segment
 from outreach.series.models import Series, SeriesEdition
@@ -39,6 +40,11 @@ __all__ = [
     "FeedSource",
     "Bounce",
     "BounceRun",
+    "CampaignLink",
+    "Click",
+    "Open",
+    "SubjectTest",
+    "WebhookNotice",
     "Campaign",
     "CampaignVariant",
     "OutboxMessage",

@@ -130,7 +130,10 @@ def cancel(session: Session, campaign: Campaign, reason: str = "Cancelled by sta
     campaign.finished_at = utcnow()
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.campaign_id == campaign.id, OutboxMessage.status == "queued")
+        .where(
+            OutboxMessage.campaign_id == campaign.id,
+            OutboxMessage.status.in_(("queued", "held")),
+        )
         .values(status="skipped", smtp_reply="campaign cancelled", updated_at=utcnow())
     )
     session.flush()
@@ -165,10 +168,10 @@ def due_campaign_ids(session: Session, now: datetime | None = None) -> list[int]
 
 
 def finish_if_done(session: Session, campaign_id: int, now: datetime | None = None) -> bool:
-    """sending -> sent once every row is enqueued and none is queued or being sent."""
+    """sending -> sent once every row is enqueued and none is queued, held or being sent."""
     pending = exists().where(
         OutboxMessage.campaign_id == campaign_id,
-        OutboxMessage.status.in_(("queued", "sending")),
+        OutboxMessage.status.in_(("queued", "sending", "held")),
     )
     result = session.execute(
         update(Campaign)

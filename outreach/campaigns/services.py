@@ -39,6 +39,8 @@ class CampaignData:
     default_language: str = "en"
     session_id: int | None = None
     public: bool = False
+    track_clicks: bool = True
+    track_opens: bool = False
     segment_ids: list[int] = field(default_factory=list)
     variants: list[VariantData] = field(default_factory=list)
 
@@ -53,6 +55,8 @@ class CampaignData:
             default_language=self.default_language,
             session_id=self.session_id,
             public=bool(self.public),
+            track_clicks=bool(self.track_clicks),
+            track_opens=bool(self.track_opens),
             segment_ids=list(dict.fromkeys(int(i) for i in self.segment_ids or ())),
             variants=[
                 VariantData(language, (subject or "").strip(), body or "")
@@ -95,6 +99,8 @@ def data_from_campaign(campaign: Campaign) -> CampaignData:
         default_language=campaign.default_language,
         session_id=campaign.session_id,
         public=campaign.public,
+        track_clicks=campaign.track_clicks,
+        track_opens=campaign.track_opens,
         segment_ids=[segment.id for segment in campaign.segments],
         variants=[VariantData(v.language, v.subject, v.body_markdown) for v in campaign.variants],
     )
@@ -109,6 +115,8 @@ def _apply(session: Session, campaign: Campaign, data: CampaignData) -> None:
     campaign.default_language = data.default_language
     campaign.session_id = data.session_id
     campaign.public = data.public
+    campaign.track_clicks = data.track_clicks
+    campaign.track_opens = data.track_opens
     segments = session.scalars(select(Segment).where(Segment.id.in_(data.segment_ids))).all()
     by_id = {segment.id: segment for segment in segments}
     campaign.segments = [by_id[i] for i in data.segment_ids if i in by_id]
@@ -176,6 +184,8 @@ def duplicate_campaign(session: Session, campaign: Campaign, user=None) -> Campa
         default_language=campaign.default_language,
         session_id=campaign.session_id,
         public=campaign.public,
+        track_clicks=campaign.track_clicks,
+        track_opens=campaign.track_opens,
         status="draft",
         created_by_id=user.id if user is not None else None,
         segments=list(campaign.segments),

@@ -19,6 +19,7 @@ from outreach.core.database import UTCDateTime, utcnow
 from outreach.extensions import db
 
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
+# Rows of a subject test wait as "held" until it chooses their subject (engagement.subject_tests).
 OUTBOX_KINDS = ("campaign", "alert", "digest", "notice")
 BOUNCE_KINDS = ("hard", "soft", "complaint", "unknown")
 

@@ -96,6 +96,46 @@ def process_message(
     return recorded
 
 
+def record_report(
+    session: Session,
+    *,
+    kind: str,
+    address: str,
+    source: str,
+    status: str = "",
+    diagnostic: str = "",
+    action: str = "failed",
+    smtp_code: int | None = None,
+    message_id: str = "",
+    received_at=None,
+    feedback_type: str = "",
+    tally: Tally | None = None,
+) -> Bounce | None:
+    """Record a bounce or complaint a provider reported (webhooks) with the same matching, records
+    and effects as a mailbox report; `kind` (hard, soft, complaint) is the provider's verdict.
+    Returns None for a report already recorded."""
+    if kind not in ("hard", "soft", "complaint"):
+        raise ValueError(f"unknown bounce kind {kind!r}")
+    tally = tally if tally is not None else Tally()
+    tally.processed += 1
+    message_ids = [message_id if message_id.startswith("<") else f"<{message_id}>"]
+    report = Report(
+        parse.COMPLAINT if kind == "complaint" else parse.DSN,
+        recipients=[Recipient(address, action, status, diagnostic[:1000], smtp_code)],
+        message_ids=message_ids if message_id else [],
+        date=received_at,
+        feedback_type=feedback_type,
+    )
+    mail_domain = current_app.config["MAIL_DOMAIN"]
+    found = match.candidates(session, report, mail_domain)
+    bounce = _record(
+        session, report, report.recipients[0], found, mail_domain, source, True, tally, kind
+    )
+    if bounce is None:
+        tally.ignored += 1
+    return bounce
+
+
 def _record(
     session: Session,
     report: Report,
@@ -105,8 +145,11 @@ def _record(
     source: str,
     only_recipient: bool,
     tally: Tally,
+    verdict_kind: str | None = None,
 ) -> Bounce | None:
-    if report.kind == parse.COMPLAINT:
+    if verdict_kind is not None:
+        kind = verdict_kind
+    elif report.kind == parse.COMPLAINT:
         kind = "complaint"
     elif report.kind == parse.UNREADABLE:
         kind = "unknown"
