@@ -58,6 +58,8 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from outreach.alerts.views import bp as alerts_bp
+    from outreach.api.token_views import bp as api_tokens_bp
+    from outreach.api.views import bp as api_bp
     from outreach.auth.views import bp as auth_bp
     from outreach.calendar.feed_views import bp as calendar_feeds_bp
     from outreach.calendar.views import bp as calendar_bp
@@ -93,6 +95,8 @@ def register_blueprints(app: Flask) -> None:
         public_bp,
         public_links_bp,
         devmail_bp,
+        api_bp,
+        api_tokens_bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -1,6 +1,7 @@
 """Every domain's models, imported together so the metadata (and migrations) see all tables."""
 
 from outreach.alerts.models import AlertRecord, AlertRule, DigestRecord
+from outreach.api.models import ApiToken
 from outreach.auth.models import User
 from outreach.calendar.models import Cycle, KeyDate, Review, UPRSession
 from outreach.campaigns.models import Campaign, CampaignVariant
@@ -19,6 +20,7 @@ from outreach.subscriptions.models import (
 __all__ = [
     "AlertRecord",
     "AlertRule",
+    "ApiToken",
     "DigestRecord",
     "FeedItem",
     "FeedSource",
