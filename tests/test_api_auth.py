@@ -192,3 +192,10 @@ def test_staff_see_only_their_tokens_and_admins_see_all(app, db_session, viewer_
 
 def test_tokens_page_needs_a_login(client):
     assert client.get("/api-tokens").status_code == 302
+
+
+def test_json_numbers_and_flags_must_have_json_types(api):
+    error = assert_error(api.post("/sessions", json={"number": "12"}), 400)
+    assert error["fields"] == {"number": "Must be an integer."}
+    error = assert_error(api.post("/campaigns", json={"name": "N", "public": "true"}), 400)
+    assert error["fields"] == {"public": "Must be true or false."}

@@ -84,7 +84,8 @@ def authenticate_request():
     g.api_token = token
     g.api_user = token.user
     if request.method not in READ_METHODS and not token.user.can_edit():
-        return error_json(403, "forbidden", "Your role (viewer) can read but not change data.")
+        message = f"Your role ({token.user.role}) can read but not change data."
+        return error_json(403, "forbidden", message)
     return None
 
 
@@ -119,7 +120,4 @@ def csv_error(exc: CsvFileError):
 def http_error(exc: HTTPException):
     db.session.rollback()
     code = (exc.name or "error").lower().replace(" ", "_")
-    response = error_json(exc.code or 400, code, exc.description or exc.name)
-    if exc.code == 405 and exc.valid_methods:
-        response.headers["Allow"] = ", ".join(exc.valid_methods)
-    return response
+    return error_json(exc.code or 400, code, exc.description or exc.name)

@@ -145,7 +145,7 @@ def delete_contact(contact_id: int):
 @bp.post("/imports")
 def create_import():
     """A CSV upload, answered with the report of `flask contacts import --json`."""
-    fields = Fields(request.form.to_dict(), ("dry_run", "strict"))
+    fields = Fields(request.form.to_dict(), ("dry_run", "strict"), strings=True)
     dry_run = fields.flag("dry_run")
     strict = fields.flag("strict")
     upload = request.files.get("file")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -31,8 +32,10 @@ def json_object() -> dict[str, Any]:
 class Fields:
     """Typed access to a JSON object or query string; problems are gathered, then raised."""
 
-    def __init__(self, data: dict[str, Any], allowed: tuple[str, ...]):
+    def __init__(self, data: dict[str, Any], allowed: tuple[str, ...], *, strings: bool = False):
+        """`strings`: values come from a query string or form, so numbers and flags are text."""
         self.data = data
+        self.strings = strings
         self.errors: dict[str, str] = {}
         for name in data:
             if name not in allowed:
@@ -88,7 +91,7 @@ class Fields:
             return default
         if value is None and nullable:
             return None
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if self.strings and isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,12}", value):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             return self._fail(name, "Must be an integer.")
@@ -102,7 +105,7 @@ class Fields:
         value = self._get(name, required)
         if value is MISSING:
             return default
-        if isinstance(value, str) and value.lower() in ("true", "1", "false", "0"):
+        if self.strings and isinstance(value, str) and value.lower() in ("true", "1", "false", "0"):
             return value.lower() in ("true", "1")
         if not isinstance(value, bool):
             return self._fail(name, "Must be true or false.")
@@ -176,7 +179,7 @@ class Fields:
 
 def query(allowed: tuple[str, ...]) -> Fields:
     """The query string (one value per name) as `Fields`; repeated names are for list filters."""
-    fields = Fields(request.args.to_dict(), allowed + ("page", "per_page"))
+    fields = Fields(request.args.to_dict(), allowed + ("page", "per_page"), strings=True)
     for name, value in request.args.items(multi=True):
         if "\x00" in value:
             fields.errors[name] = "Must not contain NUL characters."
