@@ -22,6 +22,8 @@ from outreach.segments.services import create_segment
 from tests.api_support import token_for
 from tests.factories import make_contact, make_organisation
 
+pytestmark = pytest.mark.slow
+
 
 def token_accepted(ctx, response, case):
     """Every request carries a valid editor token: a 401 or 403 would mean nothing was tested."""
