@@ -202,3 +202,15 @@ def test_json_numbers_and_flags_must_have_json_types(api):
     assert error["fields"] == {"number": "Must be an integer."}
     error = assert_error(api.post("/campaigns", json={"name": "N", "public": "true"}), 400)
     assert error["fields"] == {"public": "Must be true or false."}
+
+
+def test_token_names_are_bounded_and_disabled_accounts_get_none(app, staff_client, db_session):
+    response = staff_client.post("/api-tokens", data={"name": "x" * 101})
+    assert response.status_code == 400
+    assert "too long" in response.get_data(as_text=True)
+    assert db_session.query(ApiToken).count() == 0
+    user = make_user(db_session, "gone@example.org", role="editor")
+    user.active = False
+    db_session.commit()
+    result = app.test_cli_runner().invoke(args=["users", "token", "gone@example.org"])
+    assert result.exit_code != 0 and "disabled" in result.output
