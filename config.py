@@ -64,6 +64,7 @@ class Config:
         self.PRIVACY_NOTICE_VERSION = os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11")
         self.CONFIRM_TOKEN_MAX_AGE = env_int("CONFIRM_TOKEN_MAX_AGE", 7 * 24 * 3600)
         self.SUBSCRIBE_RATE_LIMIT = os.environ.get("SUBSCRIBE_RATE_LIMIT", "10 per hour")
+        self.API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")
 
         # Delivery engine (workers and scheduler). Rate and hourly limit apply per worker process;
         # 0 means no limit.

@@ -60,6 +60,8 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from outreach.alerts.views import bp as alerts_bp
+    from outreach.api.token_views import bp as api_tokens_bp
+    from outreach.api.views import bp as api_bp
     from outreach.audit.views import bp as audit_bp
     from outreach.auth.user_views import bp as users_bp
     from outreach.auth.views import bp as auth_bp
@@ -109,6 +111,8 @@ def register_blueprints(app: Flask) -> None:
         engagement_bp,
         webhooks_bp,
         engagement_staff_bp,
+        api_bp,
+        api_tokens_bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -1,6 +1,7 @@
 """Every domain's models, imported together so the metadata (and migrations) see all tables."""
 
 from outreach.alerts.models import AlertRecord, AlertRule, DigestRecord
+from outreach.api.models import ApiToken
 from outreach.audit.models import AuditEntry
 from outreach.auth.models import User
 from outreach.calendar.models import Cycle, KeyDate, Review, UPRSession
@@ -35,6 +36,7 @@ __all__ = [
     "AlertRecord",
     "AuditEntry",
     "AlertRule",
+    "ApiToken",
     "DigestRecord",
     "FeedItem",
     "FeedSource",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from outreach.audit.services import diff, record, snapshot
@@ -71,7 +71,10 @@ def _clean_name(session: Session, name: str, segment_id: int | None = None) -> s
     if len(name) > NAME_MAX_LENGTH:
         message = f"The name is too long (at most {NAME_MAX_LENGTH} characters)."
         raise ServiceError(message, {"name": message})
-    stmt = select(Segment.id).where(func.lower(Segment.name) == name.lower())
+    # SQLite's lower() folds ASCII only: compare the exact name too (the unique constraint's).
+    stmt = select(Segment.id).where(
+        or_(func.lower(Segment.name) == name.lower(), Segment.name == name)
+    )
     if segment_id is not None:
         stmt = stmt.where(Segment.id != segment_id)
     if session.scalar(stmt) is not None:
