@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 
+from outreach.audit.models import AuditEntry
 from outreach.calendar.models import Review, UPRSession
 from outreach.contacts.models import Contact
 from outreach.subscriptions.models import ConsentRecord, Suppression
@@ -52,6 +53,9 @@ def test_create_get_patch_and_delete_a_contact(api, db_session):
     assert db_session.get(Contact, contact_id) is None
     assert db_session.query(Suppression).filter_by(reason="erased").count() == 1
     assert_error(api.get(f"/contacts/{contact_id}"), 404)
+
+    actors = {(e.action, e.actor_email) for e in db_session.query(AuditEntry)}
+    assert ("contact.create", "editor-api@example.org") in actors  # the token's owner acts
 
 
 def test_service_refusals_are_422_and_duplicates_409(api, db_session):

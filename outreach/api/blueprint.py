@@ -83,6 +83,9 @@ def authenticate_request():
     db.session.commit()  # the token's last use
     g.api_token = token
     g.api_user = token.user
+    # The token's owner is the request's user for Flask-Login too, so the services' role checks
+    # and the audit log see who acts; no session cookie is involved.
+    current_app.login_manager._update_request_context_with_user(token.user)
     if request.method not in READ_METHODS and not token.user.can_edit():
         message = f"Your role ({token.user.role}) can read but not change data."
         return error_json(403, "forbidden", message)
