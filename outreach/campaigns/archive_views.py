@@ -39,6 +39,7 @@ from outreach.core.atom import (
 )
 from outreach.core.database import utcnow
 from outreach.core.pagination import paginate, parse_page_args
+from outreach.core.security import email_frame_response
 from outreach.core.timezones import to_local
 from outreach.core.urls import public_url
 from outreach.extensions import db
@@ -54,10 +55,6 @@ RENDER_CACHE_SIZE = 128
 SUMMARY_CHARS = 400
 CACHE_SECONDS = 300
 # The rendered email is shown in a frame: its own styles, no scripts, nothing loaded but images.
-EMAIL_CSP = (
-    "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; "
-    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
-)
 
 
 @bp.before_request
@@ -214,9 +211,8 @@ def email(campaign_id: int):
     """The rendered email alone, for the frame on the archive page."""
     campaign = get_archived(campaign_id)
     rendered = render_public(campaign, shown_language(campaign))
-    response = Response(rendered.html, content_type="text/html; charset=utf-8")
-    response.headers["Content-Security-Policy"] = EMAIL_CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response = email_frame_response(rendered.html)
+    del response.headers["Cache-Control"]
     return cached(response)
 
 

@@ -127,7 +127,11 @@ class CampaignSender:
 
     def render(self, row: ClaimedRow, recipient, *, unsubscribe_url: str, preferences_url: str):
         return self.prepared.render(
-            recipient, unsubscribe_url=unsubscribe_url, preferences_url=preferences_url
+            recipient,
+            unsubscribe_url=unsubscribe_url,
+            preferences_url=preferences_url,
+            outbox_id=row.id,
+            subject_index=(row.payload or {}).get("subject"),
         )
 
 
