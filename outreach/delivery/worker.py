@@ -3,7 +3,7 @@
 Per batch (DB work is batched): one claim, one query for the contacts, one for who is still
 mailable, one for suppressed addresses, one executemany for the outcomes, one commit. Per
 recipient: render the compiled templates of the campaign (prepared once per campaign by this
-worker), sign two tokens, fill the prebuilt message, throttle, send over the kept-open connection.
+worker), fill the prebuilt message, throttle, send over the kept-open connection.
 
 The server's replies decide each row (see `transport`): sent; 4xx retried with exponential backoff
 up to DELIVERY_MAX_ATTEMPTS; 5xx failed (hard bounces suppressed); server down: the rest of the
@@ -52,7 +52,7 @@ from outreach.delivery.throttle import Throttle
 from outreach.extensions import db
 from outreach.subscriptions.audience import mailable_conditions
 from outreach.subscriptions.models import Suppression
-from outreach.subscriptions.services import preferences_token, suppress, unsubscribe_token
+from outreach.subscriptions.services import link_tokens, suppress
 
 log = logging.getLogger(__name__)
 
@@ -375,6 +375,7 @@ class Worker:
                 job.skip_reason = "no longer mailable (inactive, unsubscribed or paused)"
             else:
                 self._fill(job, contact)
+        self._sign([job for job in jobs if job.recipient is not None], contacts)
         return jobs
 
     def _among(self, column, values: list):
@@ -448,9 +449,13 @@ class Worker:
             countries=contact.countries,
         )
         job.to_name = contact.full_name
-        # The token functions read only `id` and `email_hash`, which ContactData has.
-        job.unsubscribe_token = unsubscribe_token(contact)
-        job.preferences_token = preferences_token(contact)
+
+    def _sign(self, jobs: list[Job], contacts: dict[int, ContactData]) -> None:
+        """The two link tokens of every job, signed in one go (`link_tokens` reads only `id`
+        and `email_hash`, which ContactData has)."""
+        signed = link_tokens([contacts[job.row.contact_id] for job in jobs])
+        for job, (unsubscribe, preferences) in zip(jobs, signed, strict=True):
+            job.unsubscribe_token, job.preferences_token = unsubscribe, preferences
 
     def _suppressed(self, hashes: set[str]) -> dict[str, str]:
         entries = self.session.execute(
