@@ -1,9 +1,11 @@
 """The sender worker: claim a batch, send each message, record the batch, repeat.
 
 Per batch (DB work is batched): one claim, one query for the contacts, one for who is still
-mailable, one for suppressed addresses, one executemany for the outcomes, one commit. Per
-recipient: render the compiled templates of the campaign (prepared once per campaign by this
-worker), fill the prebuilt message, throttle, send over the kept-open connection.
+mailable, one for suppressed addresses, one signing pass for the link tokens, one statement for
+the outcomes, one commit. Per recipient: render the compiled templates of the campaign (prepared
+once per campaign by this worker), fill the prebuilt message, throttle, submit it over the
+kept-open connection; the transport pipelines, so a message's outcome arrives with the next
+submission (or the batch's final flush).
 
 The server's replies decide each row (see `transport`): sent; 4xx retried with exponential backoff
 up to DELIVERY_MAX_ATTEMPTS; 5xx failed (hard bounces suppressed); server down: the rest of the
@@ -304,7 +306,10 @@ class Worker:
             self._send_jobs(jobs, results, hard_bounces, touched, closed)
         finally:
             # Whatever happened, what was sent is recorded (else it would be sent again).
-            self._save(results, hard_bounces, touched, closed)
+            try:
+                self._settle(_unpack(self.transport.flush()), results, hard_bounces, closed)
+            finally:
+                self._save(results, hard_bounces, touched, closed)
 
     def _send_jobs(self, jobs, results, hard_bounces, touched, closed) -> None:
         last_status_check = time.monotonic()
@@ -329,23 +334,32 @@ class Worker:
                 continue
             self._keep_claim()
             try:
-                outcome, message_id = self._send(job)
+                done = self._send(job)
             except Exception as exc:  # a bug or a broken setting (e.g. a bad DKIM key)
                 log.exception("outbox row %s: could not be sent", row.id)
-                outcome, message_id = smtp.Outcome(smtp.TEMPORARY, None, f"error: {exc}"), None
-            if outcome is None:  # stopped while throttled
+                done = [(job, smtp.Outcome(smtp.TEMPORARY, None, f"error: {exc}"), None)]
+            if done is None:  # stopped while throttled
                 self._release(results, [job, *pending])
                 break
+            if self._settle(done, results, hard_bounces, closed):
+                self._release(results, list(pending), delay=self._unavailable_delay())
+                break
+
+    def _settle(self, done, results, hard_bounces, closed) -> bool:
+        """Record the outcomes known so far; True when the server turned out unavailable."""
+        unavailable = False
+        for job, outcome, message_id in done:
+            row = job.row
             results.append(self._record(row, outcome, message_id))
             if outcome.hard_bounce:
                 hard_bounces.append((row.email, outcome.reply))
             if outcome.kind == smtp.UNAVAILABLE:
-                self.stats.server_unavailable = True
-                self._release(results, list(pending), delay=self._unavailable_delay())
-                break
+                self.stats.server_unavailable = unavailable = True
+                continue
             self.unavailable_streak = 0
             if row.campaign_id is not None and self._count_error(row.campaign_id, outcome):
                 closed.add(row.campaign_id)
+        return unavailable
 
     def _prepare(self, rows: list[ClaimedRow]) -> list[Job]:
         """Decide skips and gather what rendering needs: per sender one query for the contacts,
@@ -507,7 +521,9 @@ class Worker:
             return
         self.session.commit()
 
-    def _send(self, job: Job) -> tuple[smtp.Outcome | None, str | None]:
+    def _send(self, job: Job) -> list[tuple[Job, smtp.Outcome, str | None]] | None:
+        """Render, build and submit one job's message: the outcomes known so far (the previous
+        message's, as the transport pipelines), or None when stopped while throttled."""
         row = job.row
         sender = self.senders[_key(row)]
         unsubscribe_url = self.links.unsubscribe(job.unsubscribe_token)
@@ -519,10 +535,10 @@ class Worker:
                 preferences_url=self.links.preferences(job.preferences_token, row.language),
             )
         except SkipMessage as exc:
-            return smtp.Outcome(SKIPPED, None, str(exc)), None
+            return [(job, smtp.Outcome(SKIPPED, None, str(exc)), None)]
         except Exception as exc:
             log.warning("could not render outbox row %s: %s", row.id, exc)
-            return smtp.Outcome(smtp.PERMANENT, None, f"could not render: {exc}"), None
+            return [(job, smtp.Outcome(smtp.PERMANENT, None, f"could not render: {exc}"), None)]
         try:
             message = sender.factory.build(
                 rendered,
@@ -533,10 +549,10 @@ class Worker:
                 unsubscribe_token=job.unsubscribe_token,
             )
         except AddressError as exc:
-            return smtp.Outcome(smtp.INVALID, None, str(exc)), None
+            return [(job, smtp.Outcome(smtp.INVALID, None, str(exc)), None)]
         if not self.throttle.acquire(lambda: self._keep_claim() or self.stop.is_set()):
-            return None, None
-        return self.transport.send(message), message.message_id
+            return None
+        return _unpack(self.transport.submit(message, (job, message.message_id)))
 
     # -- outcomes
 
@@ -655,6 +671,11 @@ class Worker:
             self.session.commit()
         else:
             self.session.rollback()
+
+
+def _unpack(done: list[tuple[tuple[Job, str], smtp.Outcome]]):
+    """The transport's (tag, outcome) pairs, tagged (job, Message-ID), as (job, outcome, id)."""
+    return [(job, outcome, message_id) for (job, message_id), outcome in done]
 
 
 def _key(row: ClaimedRow) -> int | str:
