@@ -49,17 +49,21 @@ def _b64(data: bytes) -> bytes:
     return urlsafe_b64encode(data).rstrip(b"=")
 
 
+# What itsdangerous writes: compact JSON, non-ASCII kept as UTF-8.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 @lru_cache(maxsize=32)
-def _mac(secret_key: str | bytes, purpose: str) -> hmac.HMAC:
-    """An HMAC keyed for one purpose, to be copied per token (the key is derived once)."""
+def _signing_key(secret_key: str | bytes, purpose: str) -> tuple[bytes, str]:
+    """The derived HMAC key and digest name of one purpose (derived once, not per token)."""
     signer = URLSafeTimedSerializer(secret_key, salt=f"outreach.{purpose}").make_signer()
-    return hmac.new(signer.derive_key(), digestmod=signer.digest_method)
+    return signer.derive_key(), signer.digest_method().name
 
 
 def _dump(payload: Any) -> bytes:
     """The payload part: compact JSON in URL-safe base64; longer payloads are compressed (with a
     leading dot) when that makes them shorter, as itsdangerous does."""
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    data = _encode_json(payload).encode("utf-8")
     if len(data) > COMPRESS_FROM:
         compressed = zlib.compress(data)
         if len(compressed) < len(data) - 1:
@@ -69,15 +73,14 @@ def _dump(payload: Any) -> bytes:
 
 def sign_many(purpose: str, payloads: Iterable[Any]) -> list[str]:
     """One token per payload, all with the same timestamp."""
-    mac = _mac(current_app.config["SECRET_KEY"], purpose)
+    key, digest = _signing_key(current_app.config["SECRET_KEY"], purpose)
     stamp = int(time.time())
     suffix = b"." + _b64(stamp.to_bytes(8, "big").lstrip(b"\0"))
     signed = []
     for payload in payloads:
         value = _dump(payload) + suffix
-        digest = mac.copy()
-        digest.update(value)
-        signed.append((value + b"." + _b64(digest.digest())).decode("ascii"))
+        signature = _b64(hmac.digest(key, value, digest))
+        signed.append((value + b"." + signature).decode("ascii"))
     return signed
 
 

@@ -2,7 +2,9 @@
 
 Flask-Mail supplies the settings and the connection (`mail.connect()`; its `.host` is the
 `smtplib.SMTP`). The transport speaks MAIL / RCPT / DATA itself so that it knows which step a
-reply answers and keeps the server's final reply (its queue id) for the row.
+reply answers and keeps the server's final reply (its queue id) for the row. `send` waits for each
+message's outcome; `submit` and `flush` (the worker's) pipeline across messages on a server that
+offers PIPELINING: one round trip per message instead of two.
 
 Outcomes:
 - `sent`: 2xx after DATA.
