@@ -210,7 +210,7 @@ class SmtpTransport:
         if self.host is not host:  # the connection ended with the previous message
             return [*done, (tag, self.send(message))]
         try:
-            outcome = self._envelope_replies(host, message)
+            outcome = self._envelope_replies(host)
             if outcome is not None:
                 return [*done, (tag, outcome)]
             _write_body(host, message.data)
@@ -265,7 +265,7 @@ class SmtpTransport:
         )
         host.send(commands.encode("utf-8" if message.smtputf8 else "ascii"))
 
-    def _envelope_replies(self, host: smtplib.SMTP, message: BuiltMessage) -> Outcome | None:
+    def _envelope_replies(self, host: smtplib.SMTP) -> Outcome | None:
         """Read the replies to a pipelined MAIL, RCPT and DATA: None when the server waits for
         the body, else the outcome of the refusal."""
         replies = [host.getreply() for _ in range(3)]
@@ -285,7 +285,7 @@ class SmtpTransport:
         """MAIL, RCPT and DATA in one write (RFC 2920), then the message: two round trips
         instead of four. Returns the final (code, reply), or an Outcome for a refusal."""
         self._write_envelope(host, message, options)
-        outcome = self._envelope_replies(host, message)
+        outcome = self._envelope_replies(host)
         if outcome is not None:
             return outcome, b""
         return _send_body(host, message.data)
