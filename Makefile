@@ -8,7 +8,7 @@ PORT   ?= 5000
 PYTEST_WORKERS ?= 2
 
 .PHONY: run setup test lint format bench bench-sink clean install install-dev db-upgrade worker scheduler \
-	translations translations-extract
+	translations translations-extract bench-scale bench-web bench-wrk browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ install-dev: $(VENV)/.installed-dev
 setup: install translations
 	$(FLASK) db upgrade
 	$(FLASK) calendar load
-	$(FLASK) demo load
+	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} $(FLASK) demo load
 
 ## Run the app with demo data and the development mail catcher (http://127.0.0.1:5000).
 run: setup
@@ -65,7 +65,7 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 
 ## Lint, then the whole suite on SQLite and (when it answers on 127.0.0.1:5432) PostgreSQL.
-test: lint translations
+test: lint translations browser-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
 ## Import, segments and delivery benchmarks (figures in docs/benchmarks.md). The delivery one takes
@@ -80,6 +80,28 @@ bench: install-dev bench-sink
 bench-sink:
 	@test -x /usr/sbin/smtp-sink || DEBIAN_FRONTEND=noninteractive apt-get install -y postfix \
 		|| echo "No smtp-sink: bench/delivery.py falls back to an aiosmtpd sink."
+
+## Scale-out on PostgreSQL: 1, 2, 4 workers, a killed worker and scheduler (docs/benchmarks.md).
+## RECIPIENTS=20000 for a quicker run.
+bench-scale: install-dev bench-sink
+	$(BIN)/python bench/scale.py $(if $(RECIPIENTS),--recipients $(RECIPIENTS))
+
+## Public pages under wrk against gunicorn (2 workers) on PostgreSQL (docs/benchmarks.md).
+bench-web: install-dev bench-wrk
+	$(BIN)/python bench/web.py
+
+## wrk for bench/web.py (Debian, as root).
+bench-wrk:
+	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y wrk
+## The browser tests' needs: Debian's Chromium (as root, or with sudo) and axe-core from npm.
+browser-deps: tests/browser/node_modules/axe-core/axe.min.js
+	@test -x /usr/bin/chromium || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
+
+tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+	touch $@
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

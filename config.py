@@ -44,6 +44,7 @@ class Config:
         self.TIMEZONE = os.environ.get("OUTREACH_TIMEZONE", "Europe/Zurich")
         self.ORGANISATION_NAME = os.environ.get("ORGANISATION_NAME", "Outreach")
         self.PER_PAGE = env_int("PER_PAGE", 50)
+        self.IMPORT_BACKGROUND_ROWS = env_int("IMPORT_BACKGROUND_ROWS", 2000)
 
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
         self.MAIL_PORT = env_int("MAIL_PORT", 1025)
@@ -63,6 +64,7 @@ class Config:
         self.PRIVACY_NOTICE_VERSION = os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11")
         self.CONFIRM_TOKEN_MAX_AGE = env_int("CONFIRM_TOKEN_MAX_AGE", 7 * 24 * 3600)
         self.SUBSCRIBE_RATE_LIMIT = os.environ.get("SUBSCRIBE_RATE_LIMIT", "10 per hour")
+        self.API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")
 
         # Delivery engine (workers and scheduler). Rate and hourly limit apply per worker process;
         # 0 means no limit.
@@ -91,6 +93,16 @@ class Config:
         self.BOUNCE_IMAP_FOLDER = os.environ.get("BOUNCE_IMAP_FOLDER", "INBOX")
         # Mailbox-full, policy (5.7.x) and 4.x.x bounces suppress an address after this many.
         self.BOUNCE_SOFT_LIMIT = env_int("BOUNCE_SOFT_LIMIT", 3)
+        # Engagement: global switches for click and open tracking (campaigns choose as well).
+        self.TRACK_CLICKS = env_bool("TRACK_CLICKS", True)
+        self.TRACK_OPENS = env_bool("TRACK_OPENS", True)
+        # Bounce and complaint webhooks (each is off until its secret is set).
+        self.WEBHOOK_SES_ENABLED = env_bool("WEBHOOK_SES_ENABLED", False)
+        self.WEBHOOK_SES_TOPIC_ARNS = os.environ.get("WEBHOOK_SES_TOPIC_ARNS", "")
+        self.WEBHOOK_SENDGRID_PUBLIC_KEY = os.environ.get("WEBHOOK_SENDGRID_PUBLIC_KEY", "")
+        self.WEBHOOK_POSTMARK_USERNAME = os.environ.get("WEBHOOK_POSTMARK_USERNAME", "")
+        self.WEBHOOK_POSTMARK_PASSWORD = os.environ.get("WEBHOOK_POSTMARK_PASSWORD", "")
+        self.WEBHOOK_MAILGUN_SIGNING_KEY = os.environ.get("WEBHOOK_MAILGUN_SIGNING_KEY", "")
 
         # Weekly digest: queued from this weekday and Geneva wall-clock time on, for that ISO week.
         self.DIGEST_WEEKDAY = os.environ.get("DIGEST_WEEKDAY", "monday")
@@ -109,6 +121,33 @@ class Config:
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.WTF_CSRF_ENABLED = True
         self.WTF_CSRF_TIME_LIMIT = None
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        # Sign-in throttling: per client address, and per account (lockout after failures).
+        self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute; 100 per hour")
+        self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+        self.LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
+        # Sent as Strict-Transport-Security when SESSION_COOKIE_SECURE (served over HTTPS).
+        self.HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)
+
+        # Operations (docs/operations.md): logs, reverse proxy, health checks, metrics, page cache.
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # or "json"
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+        # How many proxies in front set each X-Forwarded-* header (0: header ignored).
+        self.PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)
+        self.PROXY_FIX_X_PROTO = env_int("PROXY_FIX_X_PROTO", 0)
+        self.PROXY_FIX_X_HOST = env_int("PROXY_FIX_X_HOST", 0)
+        self.PROXY_FIX_X_PREFIX = env_int("PROXY_FIX_X_PREFIX", 0)
+        self.READYZ_CHECK_SMTP = env_bool("READYZ_CHECK_SMTP", True)
+        self.READYZ_TIMEOUT = env_float("READYZ_TIMEOUT", 3.0)
+        self.METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+        self.METRICS_PORT = env_int("METRICS_PORT", 0)  # workers and scheduler; 0: not exported
+        self.METRICS_ADDRESS = os.environ.get("METRICS_ADDRESS", "127.0.0.1")
+        # Server-side cache of the public subscribe and archive pages (Flask-Caching).
+        self.CACHE_TYPE = os.environ.get("CACHE_TYPE", "SimpleCache")
+        self.CACHE_DEFAULT_TIMEOUT = env_int("PUBLIC_CACHE_SECONDS", 60)
+        self.CACHE_DIR = os.environ.get("CACHE_DIR", str(INSTANCE_DIR / "cache"))
+        self.CACHE_THRESHOLD = env_int("CACHE_THRESHOLD", 2000)
 
 
 class DevelopmentConfig(Config):
@@ -133,6 +172,9 @@ class TestingConfig(Config):
         self.MAIL_SERVER = "127.0.0.1"
         self.MAIL_PORT = 9  # discard port: nothing is sent unless a test starts its own server
         self.MAIL_SUPPRESS_SEND = True
+        self.CACHE_TYPE = "NullCache"  # a test that checks caching turns it on
+        self.CACHE_NO_NULL_WARNING = True
+        self.READYZ_TIMEOUT = 1.0
 
 
 class ProductionConfig(Config):
@@ -140,6 +182,7 @@ class ProductionConfig(Config):
         super().__init__()
         self.CONFIG_NAME = "production"
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         if not self.SECRET_KEY:
             raise RuntimeError("SECRET_KEY must be set in production (see .env.example)")
         for name in ("DATABASE_URL", "PUBLIC_BASE_URL"):

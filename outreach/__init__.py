@@ -29,13 +29,15 @@ def create_app(config: str | Config | None = None, **overrides) -> Flask:
     register_cli(app)
     register_template_helpers(app)
     register_errors(app)
+    register_security(app)
     return app
 
 
 def register_extensions(app: Flask) -> None:
     from outreach.core.database import configure_engine_events
-    from outreach.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+    from outreach.extensions import babel, cache, csrf, db, limiter, login_manager, mail, migrate
     from outreach.i18n import select_locale
+    from outreach.ops import init_app as init_operations
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -46,11 +48,14 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "warning"
+    cache.init_app(app)
+    init_operations(app)
     with app.app_context():
         configure_engine_events(db.engine)
 
     import outreach.alerts.digest_sender  # registers the digest sender and scheduler job
     import outreach.alerts.senders  # registers the alert and notice senders
+    import outreach.engagement.subject_tests  # registers the subject test job
     import outreach.feeds.services  # registers the feeds scheduler job
     import outreach.mail.transactional
     import outreach.models  # noqa: F401  (every table, and the user loader)
@@ -58,6 +63,10 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from outreach.alerts.views import bp as alerts_bp
+    from outreach.api.token_views import bp as api_tokens_bp
+    from outreach.api.views import bp as api_bp
+    from outreach.audit.views import bp as audit_bp
+    from outreach.auth.user_views import bp as users_bp
     from outreach.auth.views import bp as auth_bp
     from outreach.calendar.feed_views import bp as calendar_feeds_bp
     from outreach.calendar.views import bp as calendar_bp
@@ -67,10 +76,16 @@ def register_blueprints(app: Flask) -> None:
     from outreach.contacts.import_views import bp as imports_bp
     from outreach.contacts.views import bp as contacts_bp
     from outreach.core.views import bp as core_bp
+    from outreach.dashboard.views import bp as dashboard_bp
     from outreach.delivery.bounces.views import bp as bounces_bp
     from outreach.devmail.views import bp as devmail_bp
+    from outreach.engagement.staff_views import bp as engagement_staff_bp
+    from outreach.engagement.views import bp as engagement_bp
+    from outreach.engagement.webhook_views import bp as webhooks_bp
     from outreach.feeds.views import bp as feeds_bp
+    from outreach.ops.views import bp as ops_bp
     from outreach.segments.views import bp as segments_bp
+    from outreach.series.views import bp as series_bp
     from outreach.subscriptions.public_views import bp as public_bp
     from outreach.subscriptions.public_views import links_bp as public_links_bp
     from outreach.subscriptions.staff_views import bp as suppressions_bp
@@ -93,6 +108,16 @@ def register_blueprints(app: Flask) -> None:
         public_bp,
         public_links_bp,
         devmail_bp,
+        ops_bp,
+        series_bp,
+        dashboard_bp,
+        users_bp,
+        audit_bp,
+        engagement_bp,
+        webhooks_bp,
+        engagement_staff_bp,
+        api_bp,
+        api_tokens_bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -107,6 +132,7 @@ def register_cli(app: Flask) -> None:
     from outreach.demo.cli import demo_cli
     from outreach.devmail.cli import devmail_cli
     from outreach.feeds.cli import feeds_cli
+    from outreach.series.cli import series_cli
 
     delivery_cli.add_command(process_bounces_command)
     for command in (
@@ -119,6 +145,7 @@ def register_cli(app: Flask) -> None:
         scheduler_command,
         alerts_cli,
         feeds_cli,
+        series_cli,
     ):
         app.cli.add_command(command)
 
@@ -137,3 +164,9 @@ def register_errors(app: Flask) -> None:
     from outreach.core import errors
 
     errors.register(app)
+
+
+def register_security(app: Flask) -> None:
+    from outreach.core import security
+
+    security.register(app)

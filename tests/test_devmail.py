@@ -44,7 +44,11 @@ def test_caught_messages_are_listed_and_readable(catcher, staff_client):
     key = next(m.key for m in caught if m.subject.startswith("Session 50"))
     page = staff_client.get(f"/dev/mail/{key}").get_data(as_text=True)
     assert "Plain text body" in page
-    assert "sandbox" in page and "&lt;b&gt;world&lt;/b&gt;" in page
+    assert "sandbox" in page and f'src="/dev/mail/{key}/html"' in page
+    frame = staff_client.get(f"/dev/mail/{key}/html")
+    assert "<p>Hello <b>world</b></p>" in frame.get_data(as_text=True)
+    assert "sandbox" in frame.headers["Content-Security-Policy"]
+    assert "script-src" not in frame.headers["Content-Security-Policy"]
     assert staff_client.get(f"/dev/mail/{key}/raw").status_code == 200
 
 
@@ -65,3 +69,4 @@ def test_viewer_needs_login_and_is_off_outside_development(app, client):
 
 def test_unknown_message_is_404(catcher, staff_client):
     assert staff_client.get("/dev/mail/nope").status_code == 404
+    assert staff_client.get("/dev/mail/nope/html").status_code == 404

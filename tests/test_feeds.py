@@ -67,6 +67,8 @@ class FeedHandler(BaseHTTPRequestHandler):
             self._send(200, HTML, "text/html; charset=utf-8")
         elif self.path == "/error":
             self._send(500, b"oops", "text/plain")
+        elif self.path == "/moved":
+            self._send(301, b"", "text/plain", headers=[("Location", "/rss")])
         elif self.path == "/conditional":
             if self.headers.get("If-None-Match") == '"v1"':
                 self._send(304)
@@ -272,8 +274,13 @@ def test_staff_add_edit_and_deactivate_a_source(staff_client, db_session):
 
     bad = staff_client.post(
         f"/feeds/{source.id}/edit",
-        data={"name": "UN", "url": "not a url", "countries": "Atlantis",
-              "poll_interval_minutes": "1", "language": "en"},
+        data={
+            "name": "UN",
+            "url": "not a url",
+            "countries": "Atlantis",
+            "poll_interval_minutes": "1",
+            "language": "en",
+        },
     )
     assert bad.status_code == 400
     assert "Unknown countries: Atlantis" in bad.text
@@ -292,8 +299,12 @@ def test_duplicate_url_is_a_form_error(staff_client, db_session):
     add_source(db_session, "https://example.org/feed", name="First")
     response = staff_client.post(
         "/feeds/new",
-        data={"name": "Second", "url": "https://example.org/feed", "language": "en",
-              "poll_interval_minutes": "60"},
+        data={
+            "name": "Second",
+            "url": "https://example.org/feed",
+            "language": "en",
+            "poll_interval_minutes": "60",
+        },
     )
     assert response.status_code == 400
     assert "Another source has this URL." in response.text
@@ -320,3 +331,159 @@ def test_viewers_read_but_cannot_change(viewer_client, db_session):
     assert "Readable" in viewer_client.get("/feeds").text
     assert viewer_client.post(f"/feeds/{source.id}/poll").status_code == 403
     assert viewer_client.get("/feeds/new").status_code == 403
+
+
+# --- Redirects, news blocks in campaigns, digests, demo sources ------------------------------
+
+
+def test_a_redirect_is_followed_and_recorded_on_the_source(db_session, feed_server):
+    source = add_source(db_session, f"{feed_server}/moved")
+    assert services.poll_source(db_session, source).new_items == 2
+    assert source.redirected_to == f"{feed_server}/rss"
+    source.url = f"{feed_server}/rss"
+    services.poll_source(db_session, source)
+    assert source.redirected_to is None
+
+
+def test_the_sources_page_shows_where_a_source_was_redirected(staff_client, db_session):
+    source = add_source(db_session, "https://old.example.org/feed", name="Moved")
+    source.redirected_to = "https://new.example.org/feed"
+    db_session.commit()
+    assert "Redirected to https://new.example.org/feed" in staff_client.get("/feeds").text
+
+
+def test_news_block_escapes_markdown_and_merge_field_syntax():
+    from outreach.feeds.blocks import BlockItem, news_block
+
+    item = BlockItem(
+        "Report [draft] {{ contact.email }} <b>*bold*</b>",
+        "https://example.org/a (b)",
+        "UN {% News %}",
+        datetime(2026, 11, 24, 23, 30, tzinfo=UTC),
+    )
+    block = news_block([item], "fr")
+    assert block.startswith("## Actualités\n\n- [Report \\[draft\\] { { contact.email } }")
+    assert "&lt;b\\>\\*bold\\*&lt;/b\\>" in block
+    assert "(https://example.org/a%20%28b%29)" in block
+    assert "UN { % News % }" in block and "25 novembre 2026" in block  # the Geneva day
+    assert news_block([], "en") == ""
+
+
+def draft_campaign(session, **variants):
+    from outreach.campaigns.services import CampaignData, create_campaign
+
+    campaign = create_campaign(
+        session,
+        CampaignData(
+            name="November newsletter",
+            sender_name="UPR Info",
+            sender_email="news@example.org",
+            variants=[(lang, f"Subject {lang}", body) for lang, body in variants.items()],
+        ),
+    )
+    session.commit()
+    return campaign
+
+
+def test_staff_insert_chosen_items_into_a_draft_as_a_news_block(
+    staff_client, db_session, feed_server
+):
+    source = add_source(db_session, f"{feed_server}/rss", name="ONG")
+    services.poll_source(db_session, source)
+    campaign = draft_campaign(db_session, en="Hello {{ contact.first_name }}.", fr="Bonjour.")
+    assert (
+        f"/feeds/items?campaign={campaign.id}" in staff_client.get(f"/campaigns/{campaign.id}").text
+    )
+    page = staff_client.get(f"/feeds/items?campaign={campaign.id}&country=HT")
+    assert "Insert the checked items" in page.text and "November newsletter" in page.text
+    item = db_session.scalar(select(FeedItem).where(FeedItem.guid == "rss-1"))
+
+    response = staff_client.post(
+        "/feeds/items/insert", data={"campaign": campaign.id, "item": [item.id]}
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/campaigns/{campaign.id}/edit")
+    db_session.expire_all()
+    en, fr = sorted(campaign.variants, key=lambda v: v.language)
+    assert en.body_markdown.startswith("Hello {{ contact.first_name }}.\n\n## News\n\n")
+    assert "[Rapport sur la Côte d'Ivoire](http://example.org/1) — ONG, 24 November 2026" in (
+        en.body_markdown
+    )
+    assert "## Actualités" in fr.body_markdown and "24 novembre 2026" in fr.body_markdown
+    preview = staff_client.get(f"/campaigns/{campaign.id}/preview?sample=1&language=en")
+    assert preview.status_code == 200 and "Rapport sur la Côte d" in preview.text
+    assert "http://example.org/1" in preview.text and "cannot" not in preview.text
+
+    nothing = staff_client.post("/feeds/items/insert", data={"campaign": campaign.id})
+    assert nothing.status_code == 400 and "Choose at least one news item" in nothing.text
+
+
+def test_items_cannot_go_into_a_scheduled_campaign_or_for_viewers(
+    staff_client, viewer_client, db_session
+):
+    source = add_source(db_session, "https://example.org/feed", name="ONG")
+    item = FeedItem(
+        source_id=source.id,
+        guid="x",
+        title="Kenya news",
+        link="https://e.org/x",
+        published_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    db_session.add(item)
+    campaign = draft_campaign(db_session, en="Hello.")
+    campaign.status = "scheduled"
+    db_session.commit()
+    refused = staff_client.post(
+        "/feeds/items/insert", data={"campaign": campaign.id, "item": [item.id]}
+    )
+    assert refused.status_code == 400 and "unschedule it first" in refused.text
+    assert (
+        "Insert the checked items"
+        not in staff_client.get(f"/feeds/items?campaign={campaign.id}").text
+    )
+    assert staff_client.get("/feeds/items?campaign=999").status_code == 404
+    assert (
+        viewer_client.post(
+            "/feeds/items/insert", data={"campaign": campaign.id, "item": [item.id]}
+        ).status_code
+        == 403
+    )
+
+
+def test_digests_carry_recent_items_about_the_subscriber_countries(app, db_session, feed_server):
+    from outreach.alerts.digests import DigestBuilder, DigestWeek
+    from tests.test_digests import subscriber
+
+    source = add_source(db_session, f"{feed_server}/rss", language="fr")
+    services.poll_source(db_session, source)
+    haiti = subscriber(db_session, "ht@example.org", countries=("HT",), language="fr")
+    brazil = subscriber(db_session, "br@example.org", countries=("BR",), language="fr")
+    db_session.commit()
+    week = DigestWeek(
+        "2026-W48", datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC)
+    )
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+
+    def news_of(contact, countries):
+        content = DigestBuilder(db_session).content_for(contact.id, countries, "fr", week, now)
+        return [item.title for item in content.news]
+
+    assert news_of(haiti, ("HT",)) == ["Rapport sur la Côte d'Ivoire", "Sans guid"]
+    assert news_of(brazil, ("BR",)) == ["Sans guid"]  # general news only
+
+
+def test_demo_sources_are_served_by_the_app_and_poll_offline(app, db_session, client):
+    from outreach.demo.data import DEMO_FEEDS
+    from outreach.demo.services import DemoReport, _ensure_feed_sources
+
+    report = DemoReport()
+    _ensure_feed_sources(db_session, report)
+    _ensure_feed_sources(db_session, report)
+    assert report.feed_sources_created == len(DEMO_FEEDS)
+    for source in db_session.scalars(select(FeedSource)):
+        path = source.url.split("://", 1)[1].split("/", 1)[1]
+        response = client.get(f"/{path}")
+        assert response.status_code == 200
+        entries, problem = services.parse_feed(response.data, response.content_type)
+        assert entries and problem is None
+        assert all(entry.published_at is None for entry in entries)  # dated when first polled

@@ -533,7 +533,7 @@ def csrf_on(app):
     app.config["WTF_CSRF_ENABLED"] = False
 
 
-def test_with_csrf_only_the_one_click_post_goes_without_a_token(client, db_session, csrf_on):
+def test_with_csrf_only_one_click_and_subscribe_go_without_a_token(client, db_session, csrf_on):
     contact = confirmed_contact(db_session, language="es")
     url = f"/u/{unsubscribe_token(contact)}"
 
@@ -556,7 +556,9 @@ def test_with_csrf_only_the_one_click_post_goes_without_a_token(client, db_sessi
     assert one_click.status_code == 200
     assert not mailable(db_session, other)
 
-    assert client.post("/es/subscribe", data=form(language="es")).status_code == 400
+    cross_site = {"Origin": "https://elsewhere.example"}
+    refused = client.post("/es/subscribe", data=form(language="es"), headers=cross_site)
+    assert refused.status_code == 400
 
 
 def test_a_complainer_gets_the_same_answer_and_no_email(client, db_session, mail_server):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from outreach.auth.permissions import PermissionDenied
 from outreach.contacts.models import Contact
 from outreach.subscriptions.audience import mailable_conditions
 from outreach.subscriptions.models import ConsentRecord, Suppression
@@ -308,9 +309,9 @@ def test_admin_removes_after_a_warning_and_the_event_is_logged(
 
 def test_unsuppress_refuses_a_non_admin(app, db_session, editor):
     entry = make_suppression(db_session, "gone@example.org")
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         unsuppress(db_session, entry, editor)
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         unsuppress(db_session, entry, None)
     assert db_session.scalar(select(func.count(Suppression.id))) == 1
 

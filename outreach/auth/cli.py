@@ -30,3 +30,25 @@ def create_command(email: str, role: str, name: str, password_stdin: bool) -> No
         raise click.ClickException(exc.message) from None
     db.session.commit()
     click.echo(f"Created {user.role} {user.email}")
+
+
+@users_cli.command("token")
+@click.argument("email")
+@click.option("--name", default="", help="What the token is for (shown in the list of tokens).")
+def token_command(email: str, name: str) -> None:
+    """Create an API token for the account EMAIL and print it (it is shown only this once)."""
+    from outreach.api.tokens import create_token
+    from outreach.auth.services import find_user
+
+    user = find_user(db.session, email)
+    if user is None:
+        raise click.ClickException(f"There is no account {email!r}.")
+    try:
+        _token, secret = create_token(db.session, user, name)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(secret)
+    click.echo(
+        f"API token for {user.email} ({user.role}); store it now, it is not shown again.", err=True
+    )

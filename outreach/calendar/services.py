@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from outreach.audit.services import diff, record, snapshot
+from outreach.auth.permissions import require_role
 from outreach.calendar.models import (
     DEADLINE_KINDS,
     KEY_DATE_KINDS,
@@ -356,10 +358,16 @@ def _apply_session(upr_session: UPRSession, data: SessionData) -> None:
     upr_session.notes = (data.notes or "").strip()
 
 
+SESSION_FIELDS = ("number", "cycle_number", "wg_start", "wg_end", "status", "notes")
+KEY_DATE_FIELDS = ("kind", "review_id", "starts_at", "ends_at", "all_day", "estimated",
+                   "description", "url")
+
+
 def create_session(
     session: Session, data: SessionData, *, derive_dates: bool = True
 ) -> UPRSession:
     """A new session; with `derive_dates` and known WG dates, its usual key dates (estimated)."""
+    require_role("editor")
     _check_session(session, data, None)
     _ensure_cycle(session, data.cycle_number)
     upr_session = UPRSession()
@@ -368,25 +376,35 @@ def create_session(
     if derive_dates:
         refresh_derived_key_dates(upr_session)
     session.flush()
+    record(session, "session.create", "session", upr_session.number,
+           f"Created session {upr_session.number}")
     return upr_session
 
 
 def update_session(session: Session, upr_session: UPRSession, data: SessionData) -> UPRSession:
     """Change a session; derived (estimated) key dates follow new WG dates or status."""
+    require_role("editor")
     _check_session(session, data, upr_session)
     _ensure_cycle(session, data.cycle_number)
+    before = snapshot(upr_session, SESSION_FIELDS)
     _apply_session(upr_session, data)
     refresh_derived_key_dates(upr_session, only_existing=True)
     session.flush()
+    record(session, "session.update", "session", upr_session.number,
+           f"Edited session {upr_session.number}",
+           diff(before, snapshot(upr_session, SESSION_FIELDS)))
     return upr_session
 
 
 def confirm_session(session: Session, upr_session: UPRSession) -> UPRSession:
     """Mark a projected session confirmed (its dates and States are now official)."""
+    require_role("editor")
     upr_session.status = "confirmed"
     mark_edited(upr_session)
     refresh_derived_key_dates(upr_session, only_existing=True)
     session.flush()
+    record(session, "session.confirm", "session", upr_session.number,
+           f"Confirmed session {upr_session.number}")
     return upr_session
 
 
@@ -452,6 +470,7 @@ def add_review(
     session: Session, upr_session: UPRSession, country: str, note: str = ""
 ) -> Review:
     """Add a State (code or name in en/fr/es) to a session."""
+    require_role("editor")
     text = (country or "").strip()
     if not text:
         raise ServiceError("Choose a State.", {"country": "Choose a State."})
@@ -466,12 +485,17 @@ def add_review(
     upr_session.reviews.append(review)
     mark_edited(upr_session)
     session.flush()
+    record(session, "review.add", "session", upr_session.number,
+           f"Added {country_name(code)} to session {upr_session.number}")
     return review
 
 
 def remove_review(session: Session, review: Review) -> None:
     """Remove a State from its session, with its State-specific key dates."""
+    require_role("editor")
     upr_session = review.session
+    record(session, "review.remove", "session", upr_session.number,
+           f"Removed {country_name(review.country_code)} from session {upr_session.number}")
     mark_edited(upr_session)
     session.delete(review)  # cascades to its key dates
     session.flush()
@@ -491,6 +515,7 @@ def move_review(
     Records "Moved from session N on YYYY-MM-DD" (plus `note`) on the review; `on` is the day of
     the decision (default: today in Geneva).
     """
+    require_role("editor")
     source = review.session
     if target is source:
         message = f"{country_name(review.country_code)} is already in session {source.number}."
@@ -511,6 +536,9 @@ def move_review(
     review.session = target
     mark_edited(source, target)
     session.flush()
+    record(session, "review.move", "session", target.number,
+           f"Moved {country_name(review.country_code)} from session {source.number} to "
+           f"{target.number}", {"session": [source.number, target.number]})
     return review
 
 
@@ -589,6 +617,7 @@ def create_key_date(session: Session, upr_session: UPRSession, data: KeyDateData
 
     It replaces the estimate derived for the same kind and State, if there is one.
     """
+    require_role("editor")
     values = _key_date_values(upr_session, data)
     values["description"] = values["description"] or DEFAULT_DESCRIPTIONS.get(data.kind, "")
     values["url"] = values["url"] or DEFAULT_URLS.get(data.kind, "")
@@ -599,6 +628,9 @@ def create_key_date(session: Session, upr_session: UPRSession, data: KeyDateData
     key_date = KeyDate(session=upr_session, **values)
     session.add(key_date)
     session.flush()
+    record(session, "key_date.create", "key_date", key_date.id,
+           f"Added {key_date.kind} to session {upr_session.number}",
+           diff({}, snapshot(key_date, KEY_DATE_FIELDS)))
     session.expire(upr_session, ["key_dates"])
     if review is not None:
         session.expire(review, ["key_dates"])
@@ -607,6 +639,8 @@ def create_key_date(session: Session, upr_session: UPRSession, data: KeyDateData
 
 def update_key_date(session: Session, key_date: KeyDate, data: KeyDateData) -> KeyDate:
     """Staff edit: the date becomes a staff date, estimated only if `data.estimated`."""
+    require_role("editor")
+    before = snapshot(key_date, KEY_DATE_FIELDS)
     values = _key_date_values(key_date.session, data)
     review = values.pop("review")
     old_review = key_date.review
@@ -617,6 +651,9 @@ def update_key_date(session: Session, key_date: KeyDate, data: KeyDateData) -> K
         # row as an orphan.
         key_date.review_id = review.id if review is not None else None
     session.flush()
+    record(session, "key_date.update", "key_date", key_date.id,
+           f"Edited {key_date.kind} of session {key_date.session.number}",
+           diff(before, snapshot(key_date, KEY_DATE_FIELDS)))
     if old_review is not review:
         session.expire(key_date, ["review"])
         for parent in (old_review, review):
@@ -626,6 +663,10 @@ def update_key_date(session: Session, key_date: KeyDate, data: KeyDateData) -> K
 
 
 def delete_key_date(session: Session, key_date: KeyDate) -> None:
+    require_role("editor")
+    record(session, "key_date.delete", "key_date", key_date.id,
+           f"Deleted {key_date.kind} of session {key_date.session.number}",
+           diff(snapshot(key_date, KEY_DATE_FIELDS), {}))
     parents = [key_date.session, key_date.review]
     session.delete(key_date)
     session.flush()
@@ -636,7 +677,10 @@ def delete_key_date(session: Session, key_date: KeyDate) -> None:
 
 def confirm_key_date(session: Session, key_date: KeyDate) -> KeyDate:
     """Staff confirm an estimated date as it stands."""
+    require_role("editor")
     key_date.estimated = False
     key_date.source = "staff"
     session.flush()
+    record(session, "key_date.confirm", "key_date", key_date.id,
+           f"Confirmed {key_date.kind} of session {key_date.session.number}")
     return key_date

@@ -19,6 +19,7 @@ from outreach.core.countries import country_name, resolve_country
 from outreach.core.database import utcnow
 from outreach.core.errors import ServiceError
 from outreach.core.timezones import to_local
+from outreach.dashboard.charts import contacts_per_state
 from outreach.extensions import db
 
 bp = Blueprint("calendar", __name__)
@@ -143,13 +144,15 @@ def session_detail(number: int):
     add_form = AddStateForm()
     add_form.set_choices(codes)
     session_dates = [kd for kd in upr_session.key_dates if kd.review_id is None]
+    counts = services.contact_counts(db.session, upr_session)
     return render_template(
         "calendar/session_detail.html",
         upr_session=upr_session,
         reviews=reviews,
         session_dates=session_dates,
         own_dates={kd.id: services.states_with_own_date(kd) for kd in session_dates},
-        counts=services.contact_counts(db.session, upr_session),
+        counts=counts,
+        contacts_chart=contacts_per_state(counts, number),
         samples=services.sample_contacts(db.session, codes, CONTACT_SAMPLE),
         add_form=add_form,
         action_form=ActionForm(),

@@ -39,10 +39,12 @@ from outreach.core.atom import (
 )
 from outreach.core.database import utcnow
 from outreach.core.pagination import paginate, parse_page_args
+from outreach.core.security import email_frame_response
 from outreach.core.timezones import to_local
 from outreach.core.urls import public_url
 from outreach.extensions import db
 from outreach.i18n import LANGUAGE_NAMES, LANGUAGES, browser_language
+from outreach.ops.caching import cached_public_page
 
 bp = Blueprint("archive", __name__)
 _render_cache: OrderedDict[tuple, object] = OrderedDict()
@@ -53,10 +55,6 @@ RENDER_CACHE_SIZE = 128
 SUMMARY_CHARS = 400
 CACHE_SECONDS = 300
 # The rendered email is shown in a frame: its own styles, no scripts, nothing loaded but images.
-EMAIL_CSP = (
-    "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; "
-    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
-)
 
 
 @bp.before_request
@@ -180,6 +178,7 @@ def cached(response: Response) -> Response:
 
 
 @bp.get("/archive")
+@cached_public_page
 def index():
     page = paginate(db.session, archived(), *parse_page_args(request.args, 20))
     entries = []
@@ -192,6 +191,7 @@ def index():
 
 
 @bp.get("/archive/<int:campaign_id>")
+@cached_public_page
 def detail(campaign_id: int):
     campaign = get_archived(campaign_id)
     language = shown_language(campaign)
@@ -206,13 +206,13 @@ def detail(campaign_id: int):
 
 
 @bp.get("/archive/<int:campaign_id>/email")
+@cached_public_page
 def email(campaign_id: int):
     """The rendered email alone, for the frame on the archive page."""
     campaign = get_archived(campaign_id)
     rendered = render_public(campaign, shown_language(campaign))
-    response = Response(rendered.html, content_type="text/html; charset=utf-8")
-    response.headers["Content-Security-Policy"] = EMAIL_CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response = email_frame_response(rendered.html)
+    del response.headers["Cache-Control"]
     return cached(response)
 
 
@@ -257,6 +257,7 @@ def build_feed(campaigns: list[Campaign], now: datetime) -> bytes:
 
 
 @bp.get("/archive.atom")
+@cached_public_page
 def feed():
     campaigns = list(db.session.scalars(archived().limit(FEED_ENTRIES)))
     body = build_feed(campaigns, utcnow())

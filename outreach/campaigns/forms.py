@@ -42,6 +42,9 @@ class CampaignForm(FlaskForm):
     session_id = SelectField("UPR session", choices=[NO_SESSION], default="")
     segment_ids = SelectMultipleField("Segments", coerce=int, render_kw={"size": 6})
     public = BooleanField("Publish in the public archive once sent (without personal data)")
+    track_clicks = BooleanField("Track clicks (links go through a redirect that counts them)",
+                                default=True)
+    track_opens = BooleanField("Track opens (an invisible image; off unless needed)")
 
     def __init__(self, *args, segments=(), upr_sessions=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -73,7 +76,7 @@ class CampaignForm(FlaskForm):
 
     def fill_from(self, campaign: Campaign) -> None:
         for name in ("name", "topic", "sender_name", "sender_email", "reply_to",
-                     "default_language", "public"):
+                     "default_language", "public", "track_clicks", "track_opens"):
             self[name].data = getattr(campaign, name)
         self.session_id.data = str(campaign.session_id or "")
         self.segment_ids.data = [segment.id for segment in campaign.segments]
@@ -94,6 +97,8 @@ class CampaignForm(FlaskForm):
             default_language=self.default_language.data,
             session_id=int(session_id) if session_id and session_id.isdigit() else None,
             public=bool(self.public.data),
+            track_clicks=bool(self.track_clicks.data),
+            track_opens=bool(self.track_opens.data),
             segment_ids=list(self.segment_ids.data or []),
             variants=[
                 VariantData(

@@ -10,6 +10,8 @@ from datetime import datetime
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
+from outreach.audit.services import record
+from outreach.auth.permissions import require_role
 from outreach.campaigns.models import Campaign
 from outreach.core.database import utcnow
 from outreach.core.errors import ServiceError
@@ -52,6 +54,11 @@ def transition(campaign: Campaign, target: str, reason: str = "") -> None:
     campaign.status_reason = reason
 
 
+def _audit(session: Session, campaign: Campaign, action: str, summary: str) -> None:
+    record(session, f"campaign.{action}", "campaign", campaign.id, f"“{campaign.name}”: {summary}",
+           {"status": campaign.status})
+
+
 def check_ready(session: Session, campaign: Campaign) -> None:
     """Refuse to schedule or send a campaign that cannot go out as it stands."""
     from outreach.campaigns.validation import validate_campaign
@@ -61,6 +68,7 @@ def check_ready(session: Session, campaign: Campaign) -> None:
 
 def schedule(session: Session, campaign: Campaign, send_at: datetime, now: datetime | None = None):
     """Schedule for `send_at` (aware datetime). Refused in the past or when not ready."""
+    require_role("editor")
     now = now or utcnow()
     if send_at.tzinfo is None:
         raise ValueError("send_at must be timezone-aware")
@@ -73,25 +81,32 @@ def schedule(session: Session, campaign: Campaign, send_at: datetime, now: datet
     transition(campaign, "scheduled")
     campaign.scheduled_at = send_at
     session.flush()
+    _audit(session, campaign, "schedule", f"scheduled for {to_local(send_at):%d %b %Y %H:%M}")
 
 
 def send_now(session: Session, campaign: Campaign, now: datetime | None = None) -> None:
     """Schedule for right now: the scheduler (or `flask delivery send-due`) starts it."""
+    require_role("editor")
     check_ready(session, campaign)
     transition(campaign, "scheduled")
     campaign.scheduled_at = now or utcnow()
     session.flush()
+    _audit(session, campaign, "send_now", "sent now")
 
 
 def unschedule(session: Session, campaign: Campaign) -> None:
+    require_role("editor")
     transition(campaign, "draft")
     campaign.scheduled_at = None
     session.flush()
+    _audit(session, campaign, "unschedule", "back to draft")
 
 
 def pause(session: Session, campaign: Campaign, reason: str = "Paused by staff") -> None:
+    require_role("editor")
     transition(campaign, "paused", reason)
     session.flush()
+    _audit(session, campaign, "pause", reason)
 
 
 def resume(session: Session, campaign: Campaign) -> None:
@@ -102,20 +117,27 @@ def resume(session: Session, campaign: Campaign) -> None:
             {"status": campaign.status},
             code="illegal_transition",
         )
+    require_role("editor")
     transition(campaign, "sending")
     session.flush()
+    _audit(session, campaign, "resume", "sending again")
 
 
 def cancel(session: Session, campaign: Campaign, reason: str = "Cancelled by staff") -> None:
     """Cancel; messages not yet sent are marked skipped."""
+    require_role("editor")
     transition(campaign, "cancelled", reason)
     campaign.finished_at = utcnow()
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.campaign_id == campaign.id, OutboxMessage.status == "queued")
+        .where(
+            OutboxMessage.campaign_id == campaign.id,
+            OutboxMessage.status.in_(("queued", "held")),
+        )
         .values(status="skipped", smtp_reply="campaign cancelled", updated_at=utcnow())
     )
     session.flush()
+    _audit(session, campaign, "cancel", reason)
 
 
 def claim_start(session: Session, campaign_id: int, now: datetime | None = None) -> bool:
@@ -146,10 +168,10 @@ def due_campaign_ids(session: Session, now: datetime | None = None) -> list[int]
 
 
 def finish_if_done(session: Session, campaign_id: int, now: datetime | None = None) -> bool:
-    """sending -> sent once every row is enqueued and none is queued or being sent."""
+    """sending -> sent once every row is enqueued and none is queued, held or being sent."""
     pending = exists().where(
         OutboxMessage.campaign_id == campaign_id,
-        OutboxMessage.status.in_(("queued", "sending")),
+        OutboxMessage.status.in_(("queued", "sending", "held")),
     )
     result = session.execute(
         update(Campaign)

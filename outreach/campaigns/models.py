@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outreach.core.database import TimestampMixin, UTCDateTime
@@ -57,6 +57,9 @@ class Campaign(TimestampMixin, db.Model):
         ForeignKey("upr_sessions.id", ondelete="SET NULL")
     )
     public: Mapped[bool] = mapped_column(default=False)
+    # Engagement tracking (each also needs the global TRACK_CLICKS / TRACK_OPENS setting).
+    track_clicks: Mapped[bool] = mapped_column(default=True, server_default=true())
+    track_opens: Mapped[bool] = mapped_column(default=False, server_default=false())
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

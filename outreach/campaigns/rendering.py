@@ -18,6 +18,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from jinja2 import Template
 from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.routing import BuildError
 
@@ -28,6 +29,7 @@ from outreach.campaigns.models import Campaign
 from outreach.contacts.models import Contact
 from outreach.core.database import utcnow
 from outreach.core.urls import public_url
+from outreach.engagement.tracking import Tracking
 
 DEADLINE_DAYS = 90
 BLANK_LINES = re.compile(r"\n\n\n+")  # not \n{3,}: that one backtracks at every newline
@@ -106,8 +108,11 @@ class PreparedCampaign:
     """All work that is the same for every recipient, done once."""
 
     def __init__(self, campaign: Campaign, variants: dict[str, PreparedVariant], shared: dict,
-                 deadlines: list[merge.KeyDateFacts]):
+                 deadlines: list[merge.KeyDateFacts], tracking: Tracking | None = None,
+                 subjects: dict[str, list[Template]] | None = None):
         self.campaign_id = campaign.id
+        self.tracking = tracking
+        self.subjects = subjects or {}  # a subject test's subjects per language
         self.default_language = campaign.default_language
         self.variants = variants
         self._first = next(iter(variants.values()), None)
@@ -129,9 +134,12 @@ class PreparedCampaign:
         prepared: dict[str, PreparedVariant] = {}
         shared: dict[str, dict] = {}
         variants = list(campaign.variants)
+        tracking = Tracking.for_campaign(campaign)
         for variant in variants:
             language = variant.language
-            prepared[language] = prepare_variant(variant.subject, variant.body_markdown, language)
+            prepared[language] = prepare_variant(
+                variant.subject, variant.body_markdown, language, tracking
+            )
             shared[language] = {
                 **merge.html_environment().globals,  # the sandbox's range, dict, namespace...
                 "organisation_name": organisation,
@@ -145,7 +153,10 @@ class PreparedCampaign:
             deadlines = [
                 merge.KeyDateFacts.of(key_date, concerned, prepared) for key_date, concerned in rows
             ]
-        return cls(campaign, prepared, shared, deadlines)
+        if tracking is not None:
+            tracking.register(session)
+        subjects = test_subjects(session, campaign)
+        return cls(campaign, prepared, shared, deadlines, tracking, subjects)
 
     def variant_for(self, language: str | None) -> PreparedVariant:
         """The recipient's language, else the campaign's default language, else the first."""
@@ -187,9 +198,16 @@ class PreparedCampaign:
         }
 
     def render(
-        self, recipient: Recipient, *, unsubscribe_url: str, preferences_url: str
+        self,
+        recipient: Recipient,
+        *,
+        unsubscribe_url: str,
+        preferences_url: str,
+        outbox_id: int | None = None,
+        subject_index: int | None = None,
     ) -> Rendered:
-        """Per recipient: only the compiled templates run."""
+        """Per recipient: only the compiled templates run. `outbox_id` signs tracked links;
+        `subject_index` picks one of a subject test's subjects."""
         variant = self.variant_for(recipient.language)
         if variant is None:
             raise ValueError(f"Campaign {self.campaign_id} has no content to send.")
@@ -202,10 +220,17 @@ class PreparedCampaign:
         text = run(variant.text, context)
         if variant.tidy_text:
             text = BLANK_LINES.sub("\n\n", text)
+        html = run(variant.html, context)
+        if self.tracking is not None:
+            html, text = self.tracking.apply(html, text, outbox_id)
+        subject = variant.subject
+        choices = self.subjects.get(variant.language, ())
+        if subject_index is not None and 0 <= subject_index < len(choices):
+            subject = choices[subject_index]
         return Rendered(
             language=variant.language,
-            subject=" ".join(run(variant.subject, context).split()),
-            html=run(variant.html, context),
+            subject=" ".join(run(subject, context).split()),
+            html=html,
             text=text,
         )
 
@@ -219,9 +244,27 @@ def run(template: Template, context: dict) -> str:
         return template.environment.handle_exception()
 
 
-def prepare_variant(subject: str, body: str, language: str) -> PreparedVariant:
+def test_subjects(session: Session, campaign: Campaign) -> dict[str, list[Template]]:
+    """The compiled subjects of the campaign's subject test, per language (none without one)."""
+    from outreach.engagement.models import SubjectTest
+
+    test = session.scalar(select(SubjectTest).where(SubjectTest.campaign_id == campaign.id))
+    if test is None:
+        return {}
+    environment = merge.text_environment()
+    return {
+        language: [environment.from_string(subject) for subject in subjects]
+        for language, subjects in (test.subjects or {}).items()
+    }
+
+
+def prepare_variant(
+    subject: str, body: str, language: str, tracking: Tracking | None = None
+) -> PreparedVariant:
     """Markdown -> HTML and text once; compile the subject, HTML and text templates."""
     html_source, text_source = template_sources(subject, body, language)
+    if tracking is not None:
+        html_source, text_source = tracking.rewrite(html_source, text_source)
     return PreparedVariant(
         language=language,
         subject=merge.text_environment().from_string(subject),

@@ -37,7 +37,7 @@ EXCLUSION_LABELS = {
     "opted_out": "Subscribers who opted out of this topic",
 }
 PROCESSED_STATUSES = ("sent", "failed", "skipped")
-PENDING_STATUSES = ("queued", "sending")
+PENDING_STATUSES = ("queued", "sending", "held")
 # Statuses in which the scheduler or a worker may change the campaign while staff watch it.
 LIVE_STATUSES = ("scheduled", "sending")
 CSV_COLUMNS = (
@@ -139,7 +139,7 @@ class Progress:
 
     @property
     def remaining(self) -> int:
-        return sum(self.counts[status] for status in PENDING_STATUSES)
+        return sum(self.counts.get(status, 0) for status in PENDING_STATUSES)
 
     @property
     def percent(self) -> int:

@@ -15,6 +15,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outreach.audit.services import record
+from outreach.auth.permissions import require_role
 from outreach.campaigns.models import Campaign, CampaignVariant
 from outreach.campaigns.validation import NAME_MAX, email_problem, validate_data
 from outreach.core.errors import ServiceError
@@ -37,6 +39,8 @@ class CampaignData:
     default_language: str = "en"
     session_id: int | None = None
     public: bool = False
+    track_clicks: bool = True
+    track_opens: bool = False
     segment_ids: list[int] = field(default_factory=list)
     variants: list[VariantData] = field(default_factory=list)
 
@@ -51,6 +55,8 @@ class CampaignData:
             default_language=self.default_language,
             session_id=self.session_id,
             public=bool(self.public),
+            track_clicks=bool(self.track_clicks),
+            track_opens=bool(self.track_opens),
             segment_ids=list(dict.fromkeys(int(i) for i in self.segment_ids or ())),
             variants=[
                 VariantData(language, (subject or "").strip(), body or "")
@@ -93,6 +99,8 @@ def data_from_campaign(campaign: Campaign) -> CampaignData:
         default_language=campaign.default_language,
         session_id=campaign.session_id,
         public=campaign.public,
+        track_clicks=campaign.track_clicks,
+        track_opens=campaign.track_opens,
         segment_ids=[segment.id for segment in campaign.segments],
         variants=[VariantData(v.language, v.subject, v.body_markdown) for v in campaign.variants],
     )
@@ -107,6 +115,8 @@ def _apply(session: Session, campaign: Campaign, data: CampaignData) -> None:
     campaign.default_language = data.default_language
     campaign.session_id = data.session_id
     campaign.public = data.public
+    campaign.track_clicks = data.track_clicks
+    campaign.track_opens = data.track_opens
     segments = session.scalars(select(Segment).where(Segment.id.in_(data.segment_ids))).all()
     by_id = {segment.id: segment for segment in segments}
     campaign.segments = [by_id[i] for i in data.segment_ids if i in by_id]
@@ -126,12 +136,14 @@ def _apply(session: Session, campaign: Campaign, data: CampaignData) -> None:
 
 
 def create_campaign(session: Session, data: CampaignData, user=None) -> Campaign:
+    require_role("editor")
     data = data.cleaned()
     validate_data(session, data)
     campaign = Campaign(status="draft", created_by_id=user.id if user is not None else None)
     session.add(campaign)
     _apply(session, campaign, data)
     session.flush()
+    record(session, "campaign.create", "campaign", campaign.id, f"Created “{campaign.name}”")
     return campaign
 
 
@@ -146,11 +158,13 @@ def ensure_editable(campaign: Campaign) -> None:
 
 
 def update_campaign(session: Session, campaign: Campaign, data: CampaignData) -> Campaign:
+    require_role("editor")
     ensure_editable(campaign)
     data = data.cleaned()
     validate_data(session, data)
     _apply(session, campaign, data)
     session.flush()
+    record(session, "campaign.update", "campaign", campaign.id, f"Edited “{campaign.name}”")
     return campaign
 
 
@@ -160,6 +174,7 @@ def copy_name(name: str) -> str:
 
 def duplicate_campaign(session: Session, campaign: Campaign, user=None) -> Campaign:
     """A new draft with the same settings, content and segments (any status can be copied)."""
+    require_role("editor")
     copy = Campaign(
         name=copy_name(campaign.name),
         topic=campaign.topic,
@@ -169,6 +184,8 @@ def duplicate_campaign(session: Session, campaign: Campaign, user=None) -> Campa
         default_language=campaign.default_language,
         session_id=campaign.session_id,
         public=campaign.public,
+        track_clicks=campaign.track_clicks,
+        track_opens=campaign.track_opens,
         status="draft",
         created_by_id=user.id if user is not None else None,
         segments=list(campaign.segments),
@@ -179,10 +196,13 @@ def duplicate_campaign(session: Session, campaign: Campaign, user=None) -> Campa
     )
     session.add(copy)
     session.flush()
+    record(session, "campaign.duplicate", "campaign", copy.id,
+           f"Copied campaign #{campaign.id} as “{copy.name}”")
     return copy
 
 
 def delete_campaign(session: Session, campaign: Campaign) -> None:
+    require_role("editor")
     if campaign.status != "draft":
         raise ServiceError(
             f"Only drafts can be deleted; this campaign is {campaign.status}."
@@ -190,5 +210,6 @@ def delete_campaign(session: Session, campaign: Campaign) -> None:
             {"status": campaign.status},
             code="locked",
         )
+    record(session, "campaign.delete", "campaign", campaign.id, f"Deleted “{campaign.name}”")
     session.delete(campaign)
     session.flush()

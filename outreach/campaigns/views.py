@@ -30,6 +30,7 @@ from outreach.campaigns.models import CAMPAIGN_TOPIC_LABELS, Campaign
 from outreach.campaigns.rendering import PreparedCampaign, recipient_for, sample_recipient
 from outreach.contacts.models import LANGUAGES, Contact
 from outreach.core.errors import ServiceError
+from outreach.core.security import email_frame_response
 from outreach.core.timezones import local_today
 from outreach.extensions import db
 from outreach.segments.models import Segment
@@ -202,11 +203,9 @@ def _links(contact: Contact | None, language: str) -> dict[str, str]:
     }
 
 
-@bp.get("/campaigns/<int:campaign_id>/preview")
-def preview(campaign_id: int):
-    campaign = get_campaign(campaign_id)
+def _preview(campaign: Campaign):
+    """Who the preview shows the campaign to, and the message as they would get it."""
     language = _language_arg(request.args)
-    q = request.args.get("q", "").strip()
     if "contact_id" in request.args or request.args.get("sample"):
         contact = _contact(_int_arg(request.args, "contact_id"))
     else:
@@ -224,6 +223,23 @@ def preview(campaign_id: int):
             rendered = prepared.render(recipient, **_links(contact, recipient.language))
         except Exception as exc:  # show what a recipient's data breaks, never a 500
             error = str(exc) or type(exc).__name__
+    return contact, recipient, language, rendered, problems, error
+
+
+@bp.get("/campaigns/<int:campaign_id>/preview/email")
+def preview_email(campaign_id: int):
+    """The HTML part alone, for the sandboxed frame of the preview page."""
+    rendered = _preview(get_campaign(campaign_id))[3]
+    if rendered is None:
+        abort(404, "This campaign cannot be rendered yet.")
+    return email_frame_response(rendered.html)
+
+
+@bp.get("/campaigns/<int:campaign_id>/preview")
+def preview(campaign_id: int):
+    campaign = get_campaign(campaign_id)
+    q = request.args.get("q", "").strip()
+    contact, recipient, language, rendered, problems, error = _preview(campaign)
     return render_template(
         "campaigns/preview.html",
         campaign=campaign,

@@ -99,3 +99,19 @@ def export_command(file, types, countries, session_number, languages, topics, st
     with open(file, "w", encoding="utf-8", newline="") as out:
         count = write_contacts_csv(db.session, contact_filter, sort, out)
     click.echo(f"Exported {count} contact(s) to {file}.", err=True)
+
+
+@contacts_cli.command("run-imports")
+def run_imports_command() -> None:
+    """Run the CSV imports uploaded for the background (the scheduler runs them too)."""
+    from outreach.contacts.import_jobs import run_imports
+
+    jobs = run_imports(db.session)
+    for job in jobs:
+        if job.status == "failed":
+            click.echo(f"import job {job.id} ({job.filename}): failed: {job.error}")
+            continue
+        report = ImportReport.from_record(job.report or {})
+        click.echo(f"import job {job.id} ({job.filename}): {job.status} {report.summary_line()}")
+    if not jobs:
+        click.echo("No import waiting.")

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+import io
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -10,8 +21,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField
 
 from outreach.auth.decorators import editor_required, require_login
+from outreach.contacts import import_jobs
 from outreach.contacts.csv_io import COLUMNS, CsvFileError
-from outreach.contacts.importer import import_contacts
+from outreach.contacts.importer import ImportReport, import_contacts
+from outreach.contacts.models import ImportJob
 from outreach.extensions import db
 
 bp = Blueprint("imports", __name__)
@@ -53,10 +66,23 @@ def upload():
     if not form.validate_on_submit():
         return _render_form(form, 400 if form.is_submitted() else 200)
     upload_file = form.file.data
+    data = upload_file.read()
     try:
+        if import_jobs.goes_to_background(data):
+            job = import_jobs.create_job(
+                db.session,
+                data,
+                upload_file.filename or "",
+                dry_run=form.dry_run.data,
+                strict=form.strict.data,
+                user_id=current_user.id,
+            )
+            db.session.commit()
+            flash("Upload received: the import has been queued.", "info")
+            return redirect(url_for("imports.job", job_id=job.id))
         report = import_contacts(
             db.session,
-            upload_file.stream,
+            io.BytesIO(data),
             dry_run=form.dry_run.data,
             strict=form.strict.data,
             staff_user_id=current_user.id,
@@ -69,19 +95,62 @@ def upload():
         db.session.commit()
     else:
         db.session.rollback()
+    return _report_page(report, upload_file.filename)
+
+
+def _report_page(report: ImportReport, filename: str | None):
     return render_template(
         "imports/report.html",
         report=report,
-        filename=upload_file.filename,
+        filename=filename,
         rejected=report.rejected[:REJECTED_SHOWN],
         suppressed=report.suppressed[:REJECTED_SHOWN],
     )
+
+
+def _job_or_404(job_id: int) -> ImportJob:
+    job = db.session.get(ImportJob, job_id)
+    if job is None:
+        abort(404, "No such import.")
+    return job
+
+
+@bp.get("/contacts/import/jobs/<int:job_id>")
+@editor_required
+def job(job_id: int):
+    """A background import: its progress while it runs, then its report."""
+    import_job = _job_or_404(job_id)
+    if import_job.status == "done":
+        return _report_page(ImportReport.from_record(import_job.report or {}), import_job.filename)
+    return render_template("imports/job.html", job=import_job)
+
+
+@bp.get("/contacts/import/jobs/<int:job_id>.json")
+@editor_required
+def job_json(job_id: int):
+    import_job = db.session.get(ImportJob, job_id)
+    if import_job is None:
+        body = {"error": {"code": "not_found", "message": "No such import.", "fields": {}}}
+        return jsonify(body), 404
+    response = jsonify(
+        {
+            "id": import_job.id,
+            "status": import_job.status,
+            "rows_done": import_job.rows_done,
+            "rows_total": import_job.rows_total,
+            "percent": import_job.percent,
+            "finished": import_job.finished,
+            "error": import_job.error,
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.errorhandler(RequestEntityTooLarge)
 def too_large(_exc):
     message = (
         f"The file is larger than the {_max_upload()} upload limit. Split it into smaller files, "
-        "or ask an operator to run \"flask contacts import\" on the server."
+        'or ask an operator to run "flask contacts import" on the server.'
     )
     return _render_form(ImportForm(formdata=None), 413, error=message)

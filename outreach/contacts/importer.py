@@ -42,6 +42,8 @@ from sqlalchemy import (
     update,
 )
 
+from outreach.audit.services import record
+from outreach.auth.permissions import require_role
 from outreach.contacts.csv_io import ContactCsvReader, CsvRow, mapping_rows
 from outreach.contacts.models import Contact, ContactCountry, ContactTopic, Organisation
 from outreach.contacts.validation import (
@@ -133,6 +135,48 @@ class ImportReport:
             ],
             "unchanged": self.unchanged,
         }
+
+
+    def as_record(self) -> dict[str, Any]:
+        """Everything the report page shows, as JSON (kept by background import jobs)."""
+        return {
+            **self.to_dict(),
+            "organisations_created": self.organisations_created,
+            "ignored_columns": self.ignored_columns,
+            "dry_run": self.dry_run,
+            "strict": self.strict,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ImportReport:
+        return cls(
+            created=record.get("created", 0),
+            updated=record.get("updated", 0),
+            unchanged=record.get("unchanged", 0),
+            rejected=[RejectedRow(**row) for row in record.get("rejected", [])],
+            suppressed=[SuppressedRow(**row) for row in record.get("suppressed", [])],
+            organisations_created=record.get("organisations_created", 0),
+            ignored_columns=list(record.get("ignored_columns", [])),
+            dry_run=record.get("dry_run", False),
+            strict=record.get("strict", False),
+        )
+
+    def add(self, part: ImportReport) -> None:
+        """Fold in the report of a later part of the same file."""
+        self.created += part.created
+        self.updated += part.updated
+        self.unchanged += part.unchanged
+        self.rejected.extend(part.rejected)
+        self.suppressed.extend(part.suppressed)
+        self.organisations_created += part.organisations_created
+
+
+@dataclass(slots=True)
+class RowBatch:
+    """Rows already read from a file by `ContactCsvReader`: one part of a file, imported alone."""
+
+    rows: list[CsvRow]
+    ignored_columns: list[str] = field(default_factory=list)
 
 
 # ---- validating one row (pure Python, no database) ----------------------------------------
@@ -623,7 +667,10 @@ def _execute(session, writes: _ChunkWrites, state: _ImportState, now) -> None:
 ImportSource = str | os.PathLike | IO[Any] | Iterable[Mapping[str, Any]]
 
 
-def _open_rows(source: ImportSource, report: ImportReport):
+def _open_rows(source: ImportSource | RowBatch, report: ImportReport):
+    if isinstance(source, RowBatch):
+        report.ignored_columns = list(source.ignored_columns)
+        return iter(source.rows)
     if isinstance(source, (str, os.PathLike)) or hasattr(source, "read"):
         reader = ContactCsvReader(source)
         report.ignored_columns = list(reader.ignored)
@@ -648,7 +695,7 @@ def _chunks(rows: Iterator[CsvRow], report: ImportReport) -> Iterator[list[Parse
 
 def import_contacts(
     session,
-    rows_or_file: ImportSource,
+    rows_or_file: ImportSource | RowBatch,
     *,
     dry_run: bool = False,
     strict: bool = False,
@@ -664,6 +711,7 @@ def import_contacts(
     column), possibly after some chunks were flushed: the caller rolls back then too.
     `source` and `staff_user_id` go into the consent events of the contacts created.
     """
+    require_role("editor")
     report = ImportReport(dry_run=dry_run, strict=strict, source=source)
     state = _ImportState(report, staff_user_id)
     session.flush()
@@ -682,6 +730,10 @@ def import_contacts(
     else:
         for outcome in state.outcomes.values():
             setattr(report, outcome, getattr(report, outcome) + 1)
+    if report.applied:
+        record(session, "contact.import", "import", None, f"Import ({source})",
+               {"created": report.created, "updated": report.updated,
+                "rejected": len(report.rejected)})
     return report
 
 

@@ -7,10 +7,13 @@ country too (flagged `is_primary`), so every "works on country X" question is on
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from outreach.core.database import TimestampMixin
+from outreach.core.database import TimestampMixin, UTCDateTime, utcnow
 from outreach.extensions import db
 
 CONTACT_TYPES = (
@@ -139,3 +142,45 @@ class ContactTopic(db.Model):
         ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
     )
     topic: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
+IMPORT_JOB_STATUSES = ("queued", "running", "done", "failed")
+
+
+class ImportJob(db.Model):
+    """A CSV import run in the background: the file, its progress and, once done, its report.
+
+    The file is kept in the database (so any web or scheduler process can read it) until the
+    job ends; `rows_done` is committed with each chunk, so a job taken over after a crash
+    resumes after the last committed row.
+    """
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    strict: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    rows_total: Mapped[int | None]
+    rows_done: Mapped[int] = mapped_column(default=0)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def percent(self) -> int:
+        if self.status == "done":
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, self.rows_done * 100 // self.rows_total)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from outreach.audit.services import diff, record, snapshot
+from outreach.auth.permissions import require_role
 from outreach.contacts.models import (
     CONTACT_TYPES,
     Contact,
@@ -199,22 +201,42 @@ def _parse_website(value: str | None) -> str:
     return text[:500]
 
 
+ORGANISATION_FIELDS = ("name", "type", "country_code", "ecosoc_status", "ganhri_accreditation",
+                       "website", "notes", "active")
+CONTACT_FIELDS = ("email", "first_name", "last_name", "organisation_id", "type", "role_title",
+                  "language", "country_code", "countries", "topics", "status", "notes")
+
+
 def create_organisation(session: Session, data: OrganisationData) -> Organisation:
+    require_role("editor")
     org = Organisation(active=True)
     _apply_organisation(session, org, data)
     session.add(org)
     session.flush()
+    record(session, "organisation.create", "organisation", org.id, f"Created {org.name}")
     return org
 
 
 def update_organisation(session: Session, org: Organisation, data: OrganisationData) -> None:
+    require_role("editor")
+    before = snapshot(org, ORGANISATION_FIELDS)
     _apply_organisation(session, org, data)
     session.flush()
+    changes = diff(before, snapshot(org, ORGANISATION_FIELDS))
+    if changes:
+        record(session, "organisation.update", "organisation", org.id, f"Edited {org.name}",
+               changes)
 
 
 def set_organisation_active(session: Session, org: Organisation, active: bool) -> None:
+    require_role("editor")
+    changed = org.active != active
     org.active = active
     session.flush()
+    if changed:
+        verb = "Reactivated" if active else "Deactivated"
+        record(session, "organisation.activate" if active else "organisation.deactivate",
+               "organisation", org.id, f"{verb} {org.name}", {"active": [not active, active]})
 
 
 def organisation_names(session: Session) -> list[str]:
@@ -360,10 +382,12 @@ def create_contact(
     session: Session, data: ContactData, meta: RequestMeta | None = None
 ) -> Contact:
     """Create a contact; with `meta` (who added it), the consent log gets an "import" event."""
+    require_role("editor")
     contact = Contact()
     _apply_contact(session, contact, data)
     session.add(contact)
     session.flush()
+    record(session, "contact.create", "contact", contact.id, f"Created {contact.email}")
     if meta is not None:
         from outreach.subscriptions.services import record_consent
 
@@ -374,14 +398,25 @@ def create_contact(
 
 def update_contact(session: Session, contact: Contact, data: ContactData) -> None:
     """Replace every field of `contact` with `data` (a full update, as a form submits)."""
+    require_role("editor")
+    before = snapshot(contact, CONTACT_FIELDS)
     _apply_contact(session, contact, data)
     contact.updated_at = utcnow()  # link-table changes alone would not touch the row
     session.flush()
+    changes = diff(before, snapshot(contact, CONTACT_FIELDS))
+    if changes:
+        record(session, "contact.update", "contact", contact.id, f"Edited {contact.email}",
+               changes)
 
 
 def set_contact_status(session: Session, contact: Contact, status: str) -> None:
+    require_role("editor")
+    old = contact.status
     try:
         contact.status = parse_status(status)
     except FieldError as exc:
         raise ServiceError(_sentence(str(exc)), {"status": _sentence(str(exc))}) from None
     session.flush()
+    if old != contact.status:
+        record(session, "contact.status", "contact", contact.id,
+               f"{contact.email}: {old} → {contact.status}", {"status": [old, contact.status]})

@@ -40,7 +40,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        body, status = error_response(exc.code or 500, code, exc.description or exc.name)
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() == "allow"]  # on a 405
+        return body, status, headers
 
     @app.errorhandler(ServiceError)
     def handle_service(exc: ServiceError):

@@ -20,6 +20,7 @@ from outreach.delivery.scheduler import (
 from outreach.delivery.status import delivery_status
 from outreach.delivery.worker import run_worker
 from outreach.extensions import db
+from outreach.ops.metrics import serve as serve_metrics
 
 delivery_cli = AppGroup("delivery", help="Send campaigns: workers, cron sending, queue status.")
 
@@ -29,12 +30,27 @@ def _logging() -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise
 
 
+def _export_metrics(port: int | None) -> None:
+    """Serve this process's Prometheus metrics on `port` (default METRICS_PORT; 0: not served)."""
+    port = current_app.config["METRICS_PORT"] if port is None else port
+    if port:
+        serve_metrics(port, current_app.config["METRICS_ADDRESS"])
+        logging.getLogger(__name__).info("metrics on port %d", port)
+
+
+metrics_port_option = click.option(
+    "--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics on this port."
+)
+
+
 @delivery_cli.command("worker")
 @click.option("--name", help="Name shown in `flask delivery status` (default: host-pid).")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), help="Rows claimed at a time.")
-def worker_command(name: str | None, batch_size: int | None) -> None:
+@metrics_port_option
+def worker_command(name: str | None, batch_size: int | None, metrics_port: int | None) -> None:
     """Send queued messages until stopped (SIGTERM/Ctrl-C finish the current message)."""
     _logging()
+    _export_metrics(metrics_port)
     app = current_app._get_current_object()
     run_worker(app, name, batch_size=batch_size, handle_signals=True)
 
@@ -89,9 +105,12 @@ def status_command() -> None:
 @click.command("scheduler")
 @click.option("--name", help="Name shown in `flask delivery status`.")
 @click.option("--once", is_flag=True, help="Run every job once (if elected) and exit.")
-def scheduler_command(name: str | None, once: bool) -> None:
+@metrics_port_option
+def scheduler_command(name: str | None, once: bool, metrics_port: int | None) -> None:
     """Run the scheduler: due campaigns, crash recovery, finishing; one leader at a time."""
     _logging()
+    if not once:
+        _export_metrics(metrics_port)
     scheduler = Scheduler(current_app._get_current_object(), name)
     if once:
         ran = scheduler.run_once()

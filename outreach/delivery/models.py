@@ -19,6 +19,7 @@ from outreach.core.database import UTCDateTime, utcnow
 from outreach.extensions import db
 
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
+# Rows of a subject test wait as "held" until it chooses their subject (engagement.subject_tests).
 OUTBOX_KINDS = ("campaign", "alert", "digest", "notice")
 BOUNCE_KINDS = ("hard", "soft", "complaint", "unknown")
 
@@ -101,3 +102,18 @@ class SchedulerLock(db.Model):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BounceRun(db.Model):
+    """One pass over the bounce mailboxes: what it has done so far, committed with each batch."""
+
+    __tablename__ = "bounce_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sources: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    messages_done: Mapped[int] = mapped_column(default=0)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -70,7 +70,14 @@ def _last_enqueued_contact(session: Session, campaign_id: int) -> int:
     return last or 0
 
 
-def _insert_batch(session: Session, campaign: Campaign, after: int, size: int, now: datetime):
+def _insert_batch(
+    session: Session,
+    campaign: Campaign,
+    after: int,
+    size: int,
+    now: datetime,
+    status: str = "queued",
+):
     moment = literal(now, UTCDateTime())
     source = audience_select(
         campaign,
@@ -79,7 +86,7 @@ def _insert_batch(session: Session, campaign: Campaign, after: int, size: int, n
         Contact.id,
         Contact.email,
         Contact.language,
-        literal("queued", String()),
+        literal(status, String()),
         literal(0, Integer()),
         moment,
         literal("", Text()),
@@ -125,15 +132,20 @@ def enqueue_campaign(
     Stops without finishing if the campaign is cancelled or failed meanwhile; sets
     `campaign.enqueued_at` once every recipient has a row.
     """
+    from outreach.engagement.models import SubjectTest
+
     campaign_id = campaign.id
     inserted = 0
+    # A subject test's rows wait ("held") until its groups are chosen (engagement.subject_tests).
+    tested = select(SubjectTest.id).where(SubjectTest.campaign_id == campaign_id)
+    row_status = "held" if session.scalar(tested) is not None else "queued"
     while True:
         status = session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
         if status not in ("sending", "paused"):
             session.commit()
             return inserted
         after = _last_enqueued_contact(session, campaign_id)
-        count = _insert_batch(session, campaign, after, batch_size, now or utcnow())
+        count = _insert_batch(session, campaign, after, batch_size, now or utcnow(), row_status)
         session.commit()
         inserted += count
         if count == 0 and _last_enqueued_contact(session, campaign_id) == after:
@@ -293,7 +305,7 @@ def skip_closed(session: Session, now: datetime | None = None) -> int:
         closed = select(Campaign.id).where(Campaign.status == campaign_status)
         result = session.execute(
             update(outbox)
-            .where(outbox.c.status == "queued", outbox.c.campaign_id.in_(closed))
+            .where(outbox.c.status.in_(("queued", "held")), outbox.c.campaign_id.in_(closed))
             .values(status="skipped", smtp_reply=reason, updated_at=now)
         )
         total += result.rowcount or 0

@@ -32,6 +32,7 @@ from outreach.core.database import is_postgresql, utcnow
 from outreach.delivery.models import SchedulerLock, WorkerHeartbeat
 from outreach.delivery.outbox import enqueue_campaign, requeue_stale, skip_closed
 from outreach.extensions import db
+from outreach.ops.metrics import SCHEDULER_RUNS
 
 log = logging.getLogger(__name__)
 
@@ -269,9 +270,11 @@ class Scheduler:
             except Exception:
                 log.exception("scheduler job %s failed", job.name)
                 db.session.rollback()
+                SCHEDULER_RUNS.labels(job.name, "failed").inc()
                 return False
             finally:
                 db.session.remove()
+        SCHEDULER_RUNS.labels(job.name, "ok").inc()
         return True
 
     def run_once(self) -> list[str]:

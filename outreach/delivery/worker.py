@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from flask import Flask
@@ -52,6 +53,7 @@ from outreach.delivery.outbox import (
 )
 from outreach.delivery.throttle import Throttle
 from outreach.extensions import db
+from outreach.ops import delivery as observe
 from outreach.subscriptions.audience import mailable_conditions
 from outreach.subscriptions.models import Suppression
 from outreach.subscriptions.services import link_tokens, suppress
@@ -128,7 +130,11 @@ class CampaignSender:
 
     def render(self, row: ClaimedRow, recipient, *, unsubscribe_url: str, preferences_url: str):
         return self.prepared.render(
-            recipient, unsubscribe_url=unsubscribe_url, preferences_url=preferences_url
+            recipient,
+            unsubscribe_url=unsubscribe_url,
+            preferences_url=preferences_url,
+            outbox_id=row.id,
+            subject_index=(row.payload or {}).get("subject"),
         )
 
 
@@ -351,6 +357,7 @@ class Worker:
         for job, outcome, message_id in done:
             row = job.row
             results.append(self._record(row, outcome, message_id))
+            observe.record_outcome(row, results[-1])
             if outcome.hard_bounce:
                 hard_bounces.append((row.email, outcome.reply))
             if outcome.kind == smtp.UNAVAILABLE:
@@ -552,7 +559,8 @@ class Worker:
             return [(job, smtp.Outcome(smtp.INVALID, None, str(exc)), None)]
         if not self.throttle.acquire(lambda: self._keep_claim() or self.stop.is_set()):
             return None
-        return _unpack(self.transport.submit(message, (job, message.message_id)))
+        submit = partial(self.transport.submit, message, (job, message.message_id))
+        return _unpack(observe.timed_send(row, submit))
 
     # -- outcomes
 

@@ -173,3 +173,11 @@ DEMO_SEGMENTS = (
         "filters": {"languages": ["fr"], "statuses": ["active"]},
     },
 )
+
+# News sources served by the app itself (outreach/static/demo/feeds), so the demo works offline.
+DEMO_FEEDS = (
+    {"name": "Human Rights News (demo)", "file": "human-rights-news-en.xml", "language": "en"},
+    {"name": "Actualités des droits humains (démo)", "file": "actualites-fr.xml", "language": "fr"},
+    {"name": "Noticias de derechos humanos (demo)", "file": "noticias-es.xml", "language": "es"},
+)
+DEMO_FEED_POLL_MINUTES = 5

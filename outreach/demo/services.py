@@ -10,9 +10,10 @@ from __future__ import annotations
 import random
 import secrets
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pycountry
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -25,6 +26,8 @@ from outreach.core.countries import country_name
 from outreach.core.errors import ServiceError
 from outreach.core.un_members import UN_MEMBER_STATES
 from outreach.demo import data
+from outreach.feeds.models import FeedSource
+from outreach.feeds.services import SourceData, create_source, update_source
 from outreach.segments.models import Segment
 from outreach.segments.services import create_segment
 
@@ -63,6 +66,7 @@ class DemoReport:
     contacts_updated: int = 0
     contacts_unchanged: int = 0
     segments_created: int = 0
+    feed_sources_created: int = 0
     admin_created: bool = False
     admin_password: str | None = None
     states: list[str] = field(default_factory=list)
@@ -75,6 +79,7 @@ class DemoReport:
             f"unchanged={self.contacts_unchanged} (of {total}), "
             f"organisations created={self.organisations_created}, "
             f"segments created={self.segments_created}, "
+            f"news sources created={self.feed_sources_created}, "
             f"States of sessions {' and '.join(map(str, data.DEMO_SESSIONS))}: "
             f"{len(self.states)}, calendar {calendar}"
         )
@@ -365,6 +370,29 @@ def _create_segments(session: Session, user, report: DemoReport) -> None:
             report.segments_created += 1
 
 
+def demo_feed_url(filename: str) -> str:
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    return f"{base}/static/demo/feeds/{filename}"
+
+
+def _ensure_feed_sources(session: Session, report: DemoReport) -> None:
+    """The demo news sources, pointing at this server (their URL follows PUBLIC_BASE_URL)."""
+    existing = {source.name: source for source in session.scalars(select(FeedSource))}
+    for spec in data.DEMO_FEEDS:
+        feed = SourceData(
+            url=demo_feed_url(spec["file"]),
+            name=spec["name"],
+            language=spec["language"],
+            poll_interval_minutes=data.DEMO_FEED_POLL_MINUTES,
+        )
+        source = existing.get(spec["name"])
+        if source is None:
+            create_source(session, feed)
+            report.feed_sources_created += 1
+        elif source.url != feed.url:
+            update_source(session, source, replace(feed, active=source.active))
+
+
 def load_demo(session: Session, admin_password: str | None = None) -> DemoReport:
     """Load the demo registry; `admin_password` is used only if the demo admin is created.
 
@@ -380,4 +408,5 @@ def load_demo(session: Session, admin_password: str | None = None) -> DemoReport
     if report.admin_created:
         report.admin_password = password
     _create_segments(session, user, report)
+    _ensure_feed_sources(session, report)
     return report

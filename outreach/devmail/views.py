@@ -16,6 +16,7 @@ from flask import (
 
 from outreach.auth.decorators import editor_required, require_login
 from outreach.core.pagination import Page, parse_page_args
+from outreach.core.security import email_frame_response
 from outreach.devmail.store import MailStore
 
 bp = Blueprint("devmail", __name__, url_prefix="/dev/mail")
@@ -48,6 +49,16 @@ def show(key: str):
     if message is None:
         abort(404, "No such message; it may have been deleted.")
     return render_template("devmail/show.html", mail=message)
+
+
+@bp.get("/<key>/html")
+def html(key: str):
+    """The HTML part alone, for the sandboxed frame of the message page."""
+    message = store().get(key)
+    body = message.body("html") if message is not None else None
+    if not body:
+        abort(404, "No such message, or it has no HTML part.")
+    return email_frame_response(body)
 
 
 @bp.get("/<key>/raw")

@@ -39,6 +39,8 @@ class FeedSource(TimestampMixin, db.Model):
     # "ok", "not_modified", "partial" (bozo feed: good entries kept) or "error".
     last_status: Mapped[str | None] = mapped_column(String(20))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Where the last fetch ended up when the server redirected it (None: no redirect).
+    redirected_to: Mapped[str | None] = mapped_column(String(2000))
     failure_count: Mapped[int] = mapped_column(default=0)  # consecutive
     flagged: Mapped[bool] = mapped_column(default=False)
 

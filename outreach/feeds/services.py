@@ -102,6 +102,7 @@ class Fetched:
     etag: str | None = None
     last_modified: str | None = None
     content_type: str = ""
+    final_url: str = ""  # after redirects
 
 
 def fetch(url: str, etag: str | None = None, last_modified: str | None = None) -> Fetched:
@@ -124,10 +125,11 @@ def fetch(url: str, etag: str | None = None, last_modified: str | None = None) -
                 etag=response.headers.get("ETag"),
                 last_modified=response.headers.get("Last-Modified"),
                 content_type=response.headers.get("Content-Type", ""),
+                final_url=response.geturl() or url,
             )
     except urllib.error.HTTPError as exc:
         if exc.code == 304:
-            return Fetched(status=304)
+            return Fetched(status=304, final_url=exc.url or url)
         raise FetchError(f"HTTP {exc.code} {exc.reason}") from exc
     except TimeoutError as exc:
         raise FetchError(f"No answer within {TIMEOUT_SECONDS} seconds.") from exc
@@ -242,6 +244,10 @@ def _store(session: Session, source: FeedSource, entries: list[Entry], now: date
     return len(new)
 
 
+def _redirect(url: str, final_url: str) -> str | None:
+    return final_url[:MAX_LINK] if final_url and final_url != url else None
+
+
 def _fail(session: Session, source: FeedSource, message: str) -> PollResult:
     source.last_status = "error"
     source.last_error = message[:2000]
@@ -260,6 +266,7 @@ def poll_source(session: Session, source: FeedSource, now: datetime | None = Non
     entries: list[Entry] = []
     try:
         fetched = fetch(source.url, source.etag, source.last_modified)
+        source.redirected_to = _redirect(source.url, fetched.final_url)
         if fetched.status == 304:
             result = PollResult("not_modified")
         else:

@@ -3,15 +3,16 @@ Viewers read; editors change."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from outreach.auth.decorators import editor_required, require_login
+from outreach.campaigns.models import Campaign
 from outreach.core.countries import all_countries, resolve_country
 from outreach.core.errors import ServiceError
 from outreach.core.pagination import paginate, parse_page_args
 from outreach.extensions import db
-from outreach.feeds import queries, services
+from outreach.feeds import blocks, queries, services
 from outreach.feeds.forms import SourceForm
 from outreach.feeds.models import FeedItem, FeedSource
 
@@ -111,8 +112,18 @@ def poll(source_id: int):
     return redirect(url_for("feeds.index"))
 
 
+def _target_campaign(raw) -> Campaign | None:
+    """The draft that chosen items go into (`campaign` argument), or None when browsing."""
+    if raw in (None, ""):
+        return None
+    if not str(raw).isdigit():
+        abort(404, "There is no such campaign.")
+    return db.session.get(Campaign, int(raw)) or abort(404, "There is no such campaign.")
+
+
 @bp.get("/feeds/items")
-def items():
+def items(status: int = 200, error: str = ""):
+    campaign = _target_campaign(request.values.get("campaign"))
     source_id = request.args.get("source", type=int)
     country = resolve_country(request.args.get("country", "")) or ""
     page, per_page = parse_page_args(request.args, default_per_page=25)
@@ -126,4 +137,26 @@ def items():
         source_id=source_id,
         country=country,
         countries=all_countries("en"),
+        campaign=campaign,
+        error=error,
+    ), status
+
+
+@bp.post("/feeds/items/insert")
+@editor_required
+def insert():
+    """Append the checked items to every language version of the campaign as a news block."""
+    campaign = _target_campaign(request.form.get("campaign")) or abort(
+        400, "Choose the campaign to insert the items into."
     )
+    try:
+        count = blocks.insert_news_block(db.session, campaign, request.form.getlist("item", int))
+    except ServiceError as exc:
+        db.session.rollback()
+        return items(400, exc.message)
+    db.session.commit()
+    flash(
+        f"Inserted {count} news item(s) into every language version of “{campaign.name}”.",
+        "success",
+    )
+    return redirect(url_for("campaigns.edit", campaign_id=campaign.id))

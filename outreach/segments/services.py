@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from outreach.audit.services import diff, record, snapshot
+from outreach.auth.permissions import require_role
 from outreach.calendar.models import UPRSession
 from outreach.contacts.models import (
     CONTACT_TYPE_LABELS,
@@ -69,7 +71,10 @@ def _clean_name(session: Session, name: str, segment_id: int | None = None) -> s
     if len(name) > NAME_MAX_LENGTH:
         message = f"The name is too long (at most {NAME_MAX_LENGTH} characters)."
         raise ServiceError(message, {"name": message})
-    stmt = select(Segment.id).where(func.lower(Segment.name) == name.lower())
+    # SQLite's lower() folds ASCII only: compare the exact name too (the unique constraint's).
+    stmt = select(Segment.id).where(
+        or_(func.lower(Segment.name) == name.lower(), Segment.name == name)
+    )
     if segment_id is not None:
         stmt = stmt.where(Segment.id != segment_id)
     if session.scalar(stmt) is not None:
@@ -78,9 +83,13 @@ def _clean_name(session: Session, name: str, segment_id: int | None = None) -> s
     return name
 
 
+SEGMENT_FIELDS = ("name", "description", "filters")
+
+
 def create_segment(
     session: Session, name: str, filters: dict[str, Any], description: str = "", user=None
 ) -> Segment:
+    require_role("editor")
     flt = parse_filters(session, filters)
     segment = Segment(
         name=_clean_name(session, name),
@@ -90,6 +99,8 @@ def create_segment(
     )
     session.add(segment)
     session.flush()
+    record(session, "segment.create", "segment", segment.id, f"Created segment {segment.name}",
+           {"filters": segment.filters})
     return segment
 
 
@@ -102,6 +113,8 @@ def update_segment(
     description: str | None = None,
 ) -> Segment:
     """Change what is given; filters replace the old ones entirely."""
+    require_role("editor")
+    before = snapshot(segment, SEGMENT_FIELDS)
     if name is not None:
         segment.name = _clean_name(session, name, segment.id)
     if filters is not None:
@@ -109,10 +122,16 @@ def update_segment(
     if description is not None:
         segment.description = description.strip()
     session.flush()
+    changes = diff(before, snapshot(segment, SEGMENT_FIELDS))
+    if changes:
+        record(session, "segment.update", "segment", segment.id,
+               f"Edited segment {segment.name}", changes)
     return segment
 
 
 def delete_segment(session: Session, segment: Segment) -> None:
+    require_role("editor")
+    record(session, "segment.delete", "segment", segment.id, f"Deleted segment {segment.name}")
     session.delete(segment)
     session.flush()
 

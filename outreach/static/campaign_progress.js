@@ -59,7 +59,8 @@
         })
       );
       notice.classList.remove("d-none");
-      return false;
+      // From scheduled to sending the figures keep moving; the buttons need the reload.
+      panel.dataset.status = data.status;
     }
     return data.live;
   }

@@ -187,6 +187,8 @@ class ChoicesForm(FlaskForm):
 
 
 class SubscribeForm(ChoicesForm):
+    class Meta:
+        csrf = False  # the page is cached for everyone; see outreach.ops.caching
     email = StringField(
         _l("Email address"),
         validators=[DataRequired(_l("Enter your email address.")), Length(max=320)],

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     flash,
     g,
@@ -33,6 +34,7 @@ from outreach.core.timezones import to_local
 from outreach.extensions import csrf, db, limiter
 from outreach.i18n import LANGUAGE_NAMES, browser_language
 from outreach.mail.transactional import queue_after_commit
+from outreach.ops.caching import cached_public_page, same_origin_post
 from outreach.subscriptions import services
 from outreach.subscriptions.emails import confirmation_message, message_language
 from outreach.subscriptions.forms import (
@@ -151,7 +153,11 @@ def home():
 
 @bp.route("/subscribe", methods=["GET", "POST"])
 @limiter.limit(subscribe_rate_limit, methods=["POST"])
+@csrf.exempt  # cached for everyone, so no per-session token: checked by origin instead
+@cached_public_page
 def subscribe():
+    if request.method == "POST" and not same_origin_post():
+        abort(400)
     form = SubscribeForm(language=g.lang)
     sessions = upcoming_sessions(db.session)
     form.set_choices(g.lang, sessions)

@@ -21,6 +21,9 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from outreach.audit.services import forget_object
+from outreach.audit.services import record as audit_record
+from outreach.auth.permissions import ensure_role, require_role
 from outreach.contacts.models import CONTACT_TYPES, LANGUAGES, Contact
 from outreach.contacts.services import find_contact_by_email, get_or_create_organisation
 from outreach.contacts.services import set_countries as set_contact_countries
@@ -240,10 +243,9 @@ def unsuppress(
 ) -> None:
     """Remove an entry; the consent log keeps the event with `user` as the staff member.
 
-    Only an admin may: anyone else gets PermissionError (views check the role first too).
+    Only an admin may: anyone else gets PermissionDenied (views check the role first too).
     """
-    if user is None or getattr(user, "role", None) != "admin":
-        raise PermissionError("Only an admin can remove an address from the suppression list.")
+    ensure_role(user, "admin")
     meta = replace(meta or RequestMeta(source="staff"), staff_user_id=user.id)
     contact = session.scalar(select(Contact).where(Contact.email_hash == entry.email_hash))
     record_consent(
@@ -254,6 +256,9 @@ def unsuppress(
         details={"reason": entry.reason, "note": entry.note},
         email_hash=entry.email_hash,
     )
+    audit_record(session, "suppression.remove", "suppression", entry.id,
+                 f"Removed {entry.email or 'an erased address'} ({entry.reason})",
+                 {"reason": entry.reason}, actor=user)
     session.delete(entry)
     session.flush()
 
@@ -560,7 +565,10 @@ def erase_contact(session: Session, contact: Contact, meta: RequestMeta) -> str:
     """
     from outreach.delivery.models import Bounce, OutboxMessage
 
+    require_role("editor")
     digest = contact.email_hash
+    forget_object(session, "contact", contact.id)
+    audit_record(session, "contact.erase", "contact", contact.id, f"Erased contact #{contact.id}")
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.contact_id == contact.id, OutboxMessage.status == "queued")

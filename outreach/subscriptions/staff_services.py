@@ -16,7 +16,9 @@ from typing import IO
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from outreach.audit.services import record
 from outreach.auth.models import User
+from outreach.auth.permissions import require_role
 from outreach.contacts.models import Contact
 from outreach.contacts.validation import FieldError, hash_email_key, normalise_email
 from outreach.core.errors import ServiceError
@@ -86,6 +88,7 @@ def reason_counts(session: Session) -> dict[str, int]:
 
 def add_suppression(session: Session, email: str, user: User, note: str = "") -> AddResult:
     """Suppress an address for reason "staff"; an address already listed keeps its entry."""
+    require_role("editor")
     note = " ".join((note or "").split())[:NOTE_MAX]
     try:
         _, key = normalise_email(email)
@@ -105,6 +108,8 @@ def add_suppression(session: Session, email: str, user: User, note: str = "") ->
         details={"reason": "staff", "note": note},
         email_hash=entry.email_hash,
     )
+    record(session, "suppression.add", "suppression", entry.id, f"Suppressed {entry.email}",
+           {"note": note} if note else None, actor=user)
     session.flush()
     return AddResult(entry, created=True)
 

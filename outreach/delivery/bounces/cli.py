@@ -9,7 +9,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from outreach.delivery.bounces.services import Tally, process_message
+from outreach.delivery.bounces.services import (
+    Tally,
+    finish_run,
+    process_message,
+    record_progress,
+    start_run,
+)
 from outreach.delivery.bounces.sources import (
     ImapSource,
     MaildirSource,
@@ -27,8 +33,11 @@ def process_sources(sources: Iterable, *, dry_run: bool = False) -> Tally:
     Commits after each batch of BATCH messages, then marks that batch processed at the source,
     so a crash loses nothing and re-reads at most one batch (which the duplicate check absorbs).
     A dry run commits and marks nothing. Raises SourceError when a mailbox cannot be read.
+    A real run keeps a `BounceRun` row whose counts are committed with each batch.
     """
     tally = Tally()
+    sources = list(sources)
+    run = None if dry_run else start_run(db.session, [source.name for source in sources])
     try:
         for source in sources:
             with source:
@@ -36,16 +45,26 @@ def process_sources(sources: Iterable, *, dry_run: bool = False) -> Tally:
                     for item in batch:
                         process_message(db.session, item.data, source=source.name, tally=tally)
                     if not dry_run:
+                        record_progress(run, tally)
                         db.session.commit()
                         source.mark_processed(batch)
     except SourceError as exc:
         db.session.rollback()
+        if run is not None:
+            finish_run(db.session, run, tally, error=str(exc))
         if tally.processed:
             exc.args = (f"{exc} (committed before the error: {tally.line()})",)
+        raise
+    except Exception:
+        db.session.rollback()
+        if run is not None:
+            finish_run(db.session, run, tally, error="Stopped on an unexpected error.")
         raise
     finally:
         if dry_run:
             db.session.rollback()
+    if run is not None:
+        finish_run(db.session, run, tally)
     return tally
 
 

@@ -14,7 +14,7 @@ Rules (docs: /work/shared/EMAIL.md, "Bounces"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from flask import current_app
 from sqlalchemy import Select, distinct, func, select
@@ -27,7 +27,7 @@ from outreach.core.database import utcnow
 from outreach.core.errors import ServiceError
 from outreach.delivery.bounces import match, parse
 from outreach.delivery.bounces.parse import Recipient, Report
-from outreach.delivery.models import BOUNCE_KINDS, Bounce, OutboxMessage
+from outreach.delivery.models import BOUNCE_KINDS, Bounce, BounceRun, OutboxMessage
 from outreach.subscriptions.services import (
     RequestMeta,
     find_suppression,
@@ -96,6 +96,46 @@ def process_message(
     return recorded
 
 
+def record_report(
+    session: Session,
+    *,
+    kind: str,
+    address: str,
+    source: str,
+    status: str = "",
+    diagnostic: str = "",
+    action: str = "failed",
+    smtp_code: int | None = None,
+    message_id: str = "",
+    received_at=None,
+    feedback_type: str = "",
+    tally: Tally | None = None,
+) -> Bounce | None:
+    """Record a bounce or complaint a provider reported (webhooks) with the same matching, records
+    and effects as a mailbox report; `kind` (hard, soft, complaint) is the provider's verdict.
+    Returns None for a report already recorded."""
+    if kind not in ("hard", "soft", "complaint"):
+        raise ValueError(f"unknown bounce kind {kind!r}")
+    tally = tally if tally is not None else Tally()
+    tally.processed += 1
+    message_ids = [message_id if message_id.startswith("<") else f"<{message_id}>"]
+    report = Report(
+        parse.COMPLAINT if kind == "complaint" else parse.DSN,
+        recipients=[Recipient(address, action, status, diagnostic[:1000], smtp_code)],
+        message_ids=message_ids if message_id else [],
+        date=received_at,
+        feedback_type=feedback_type,
+    )
+    mail_domain = current_app.config["MAIL_DOMAIN"]
+    found = match.candidates(session, report, mail_domain)
+    bounce = _record(
+        session, report, report.recipients[0], found, mail_domain, source, True, tally, kind
+    )
+    if bounce is None:
+        tally.ignored += 1
+    return bounce
+
+
 def _record(
     session: Session,
     report: Report,
@@ -105,8 +145,11 @@ def _record(
     source: str,
     only_recipient: bool,
     tally: Tally,
+    verdict_kind: str | None = None,
 ) -> Bounce | None:
-    if report.kind == parse.COMPLAINT:
+    if verdict_kind is not None:
+        kind = verdict_kind
+    elif report.kind == parse.COMPLAINT:
         kind = "complaint"
     elif report.kind == parse.UNREADABLE:
         kind = "unknown"
@@ -315,3 +358,36 @@ def kind_counts(session: Session, campaign_id: int | None = None) -> dict[str, i
     counts = dict.fromkeys(BOUNCE_KINDS, 0)
     counts.update(dict(session.execute(stmt).tuples().all()))
     return counts
+
+
+# --- Runs: progress of `flask delivery process-bounces` ---------------------------------------
+
+RUNS_SHOWN = 5
+
+
+def start_run(session: Session, source_names: list[str]) -> BounceRun:
+    """Record (and commit) the start of a pass over the bounce mailboxes."""
+    run = BounceRun(sources=", ".join(source_names)[:500], counts=asdict(Tally()))
+    session.add(run)
+    session.commit()
+    return run
+
+
+def record_progress(run: BounceRun, tally: Tally) -> None:
+    """Copy the counts so far into the run; committed by the caller with the batch."""
+    run.messages_done = tally.processed
+    run.counts = asdict(tally)
+
+
+def finish_run(session: Session, run: BounceRun, tally: Tally, error: str = "") -> None:
+    record_progress(run, tally)
+    run.status = "failed" if error else "done"
+    run.error = error
+    run.finished_at = utcnow()
+    session.commit()
+
+
+def recent_runs(session: Session, limit: int = RUNS_SHOWN) -> list[BounceRun]:
+    return list(
+        session.scalars(select(BounceRun).order_by(BounceRun.started_at.desc()).limit(limit))
+    )

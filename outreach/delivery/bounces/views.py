@@ -91,6 +91,7 @@ def index():
         counts=counts,
         total=sum(counts.values()),
         kinds=KIND_LABELS,
+        runs=services.recent_runs(db.session),
     ), (400 if error else 200)
 
 

@@ -1,0 +1,1 @@
+"""The JSON API under /api/v1: bearer tokens, one route module per domain, an OpenAPI document."""

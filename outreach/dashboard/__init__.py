@@ -1,0 +1,1 @@
+"""The staff dashboard and the reports page: what needs attention, and charts over time."""

@@ -1,0 +1,1 @@
+"""Engagement: click and open tracking, A/B subject tests, provider webhooks, campaign reports."""
