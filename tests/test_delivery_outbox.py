@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+import pytest
+from sqlalchemy import event, func, select, text, update
 
 from outreach.campaigns import lifecycle
 from outreach.campaigns.models import Campaign
-from outreach.core.database import utcnow
+from outreach.core.database import is_postgresql, utcnow
 from outreach.delivery import outbox
 from outreach.delivery.models import OutboxMessage
 from outreach.delivery.scheduler import start_due_campaigns
@@ -260,3 +261,22 @@ def test_two_schedulers_starting_at_once_enqueue_each_recipient_once(app, db_ses
     db_session.expire_all()
     assert count_rows(db_session, campaign_id) == 30
     assert db_session.get(Campaign, campaign_id).status == "sending"
+
+
+def test_only_the_claim_skips_waiting_for_the_wal_flush(db_session):
+    if not is_postgresql(db_session.get_bind()):
+        pytest.skip("synchronous_commit is a PostgreSQL setting")
+    contacts(db_session, 2)
+    campaign = make_campaign(db_session)
+    db_session.commit()
+    outbox.enqueue_campaign(db_session, campaign)
+    statements = []
+    engine = db_session.get_bind()
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert len(outbox.claim_batch(db_session, "w1", 2)) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert statements[0] == "SET LOCAL synchronous_commit = off"
+    assert db_session.scalar(text("SHOW synchronous_commit")) == "on"

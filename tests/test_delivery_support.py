@@ -47,6 +47,7 @@ class Sink:
     rcpt_replies: dict[str, list[str]] = field(default_factory=dict)
     default_rcpt: str = "250 OK"
     mail_reply: str | None = None
+    data_replies: dict[str, str] = field(default_factory=dict)  # by recipient: refuse the body
     received: list[Received] = field(default_factory=list)
     rcpt_seen: list[str] = field(default_factory=list)
     controller: Controller | None = None
@@ -72,6 +73,9 @@ class Sink:
                 return reply
 
             async def handle_DATA(self, server, session, envelope):
+                refusal = sink.data_replies.get(envelope.rcpt_tos[0])
+                if refusal:
+                    return refusal
                 sink.received.append(
                     Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
                 )

@@ -120,3 +120,59 @@ def test_smtputf8_only_where_offered(app):
     assert refused.kind == smtp.INVALID and "SMTPUTF8" in refused.reply
     assert sent.kind == smtp.SENT
     assert [r.rcpt_tos for r in modern.received] == [["josé@example.org"]]
+
+
+def test_submitted_messages_get_their_outcomes_in_order(app, sink):
+    sink.rcpt_replies["later@example.org"] = ["451 4.7.1 Greylisted"]
+    sink.rcpt_replies["gone@example.org"] = ["550 5.1.1 No such user"]
+    sink.data_replies["full@example.org"] = "452 4.3.1 Insufficient system storage"
+    addresses = ["a@example.org", "later@example.org", "full@example.org", "gone@example.org"]
+    addresses += ["b@example.org"]
+    done = []
+    with sending_to(app, sink), SmtpTransport() as transport:
+        for address in addresses:
+            done += transport.submit(message(address), address)
+        if sink.pipelining:  # the last body's reply is still to be read
+            assert [tag for tag, _ in done] == addresses[:-1]
+        done += transport.flush()
+        assert transport.flush() == []
+        assert transport.connections_opened == 1
+
+    outcomes = dict(done)
+    assert [tag for tag, _ in done] == addresses
+    assert outcomes["a@example.org"].reply == "250 2.0.0 Ok: queued as Q1"
+    assert outcomes["later@example.org"].kind == smtp.TEMPORARY
+    assert (outcomes["full@example.org"].kind, outcomes["full@example.org"].code) == (
+        smtp.TEMPORARY,
+        452,
+    )
+    assert (outcomes["gone@example.org"].kind, outcomes["gone@example.org"].hard_bounce) == (
+        smtp.PERMANENT,
+        True,
+    )
+    assert outcomes["b@example.org"].reply == "250 2.0.0 Ok: queued as Q2"
+    assert [r.rcpt_tos for r in sink.received] == [["a@example.org"], ["b@example.org"]]
+    assert all(r.data.rstrip(b"\r\n") == DATA.rstrip(b"\r\n") for r in sink.received)
+
+
+def test_a_message_in_flight_on_a_dropped_connection_is_sent_again(app, sink):
+    with sending_to(app, sink), SmtpTransport() as transport:
+        first = transport.submit(message("a@example.org"), "a")
+        transport.host.sock.shutdown(socket.SHUT_RDWR)  # as if the server had hung up
+        second = transport.submit(message("b@example.org"), "b")
+        done = first + second + transport.flush()
+        assert transport.connections_opened == 2
+    assert [(tag, outcome.kind) for tag, outcome in done] == [("a", smtp.SENT), ("b", smtp.SENT)]
+    assert {"b@example.org"} <= {r.rcpt_tos[0] for r in sink.received}
+    assert "a@example.org" in {r.rcpt_tos[0] for r in sink.received}
+
+
+def test_submit_caps_the_messages_per_connection(app, sink):
+    done = []
+    with sending_to(app, sink), SmtpTransport(max_per_connection=2) as transport:
+        for n in range(5):
+            done += transport.submit(message(), n)
+        done += transport.flush()
+        assert transport.connections_opened == 3
+    assert [(tag, outcome.kind) for tag, outcome in done] == [(n, smtp.SENT) for n in range(5)]
+    assert len(sink.received) == 5

@@ -361,14 +361,14 @@ def test_stop_finishes_the_current_message_and_releases_the_rest(app, db_session
     with sending_to(app, sink):
         stop = threading.Event()
         worker = Worker(app, "w1", stop=stop)
-        original = worker.transport.send
+        original = worker.transport.submit
 
-        def send_then_stop(message):
-            outcome = original(message)
+        def send_then_stop(message, tag):
+            done = original(message, tag)
             stop.set()  # as SIGTERM would, while a message is being sent
-            return outcome
+            return done
 
-        worker.transport.send = send_then_stop
+        worker.transport.submit = send_then_stop
         worker.process_batch(claim_batch(db.session, "w1", 10))
         worker.transport.close()
         db.session.remove()

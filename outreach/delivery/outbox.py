@@ -7,7 +7,7 @@ These functions commit (they are the delivery engine's units of work, not reques
 - `claim_batch` moves due rows to `sending` in one UPDATE: on PostgreSQL its subquery locks them
   `FOR UPDATE SKIP LOCKED`, so workers on any number of machines claim disjoint batches; on SQLite
   the single statement runs under the database's write lock, so claims are serialised.
-- `record_outcomes` writes a batch's results in one executemany.
+- `record_outcomes` writes a batch's results in one statement (PostgreSQL) or one executemany.
 - `requeue_stale` gives the rows of a worker that died (claim older than the lease) back to the
   queue: at most that batch is sent twice.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, Text, func, insert, literal, or_, select, update
+from sqlalchemy import Integer, String, Text, func, insert, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -200,29 +200,49 @@ def claim_batch(
             outbox.c.payload,
         )
     )
+    if is_postgresql(session.get_bind()):
+        # A claim lost in a server crash is harmless (its rows are still queued): no need to
+        # wait for the WAL flush of this transaction.
+        session.execute(text("SET LOCAL synchronous_commit = off"))
     rows = [ClaimedRow(*row) for row in session.execute(statement)]
     session.commit()
     rows.sort(key=lambda row: row.id)
     return rows
 
 
-def _outcome_sql(dialect_name: str) -> str:
-    mark = (lambda name: f":{name}") if dialect_name == "sqlite" else (lambda name: f"%({name})s")
-    return (
-        f"UPDATE outbox SET status = {mark('status')}, attempts = {mark('attempts')}, "
-        f"next_attempt_at = coalesce({mark('next')}, next_attempt_at), "
-        f"sent_at = coalesce({mark('sent')}, sent_at), "
-        f"smtp_code = {mark('code')}, smtp_reply = {mark('reply')}, "
-        f"message_id = coalesce({mark('message_id')}, message_id), "
-        f"claimed_by = CASE WHEN {mark('release')} THEN NULL ELSE claimed_by END, "
-        f"claimed_at = CASE WHEN {mark('release')} THEN NULL ELSE claimed_at END, "
-        f"updated_at = {mark('now')} "
-        f"WHERE id = {mark('id')} AND status IN ('queued', 'sending')"
+_OUTCOME_SET = (  # the old values qualified: the unnest columns share some of their names
+    "status = {status}, attempts = {attempts}, "
+    "next_attempt_at = coalesce({next}, outbox.next_attempt_at), "
+    "sent_at = coalesce({sent}, outbox.sent_at), smtp_code = {code}, smtp_reply = {reply}, "
+    "message_id = coalesce({message_id}, outbox.message_id), "
+    "claimed_by = CASE WHEN {release} THEN NULL ELSE outbox.claimed_by END, "
+    "claimed_at = CASE WHEN {release} THEN NULL ELSE outbox.claimed_at END, updated_at = {now}"
+)
+_OUTCOME_FIELDS = ("status", "attempts", "next", "sent", "code", "reply", "message_id", "release")
+_OUTCOME_ARRAYS = ("text", "int", "timestamptz", "timestamptz", "int", "text", "text", "bool")
+
+# SQLite: one UPDATE per row, run by the driver's executemany in C.
+SQLITE_OUTCOME_SQL = (
+    "UPDATE outbox SET "
+    + _OUTCOME_SET.format(**{name: f":{name}" for name in (*_OUTCOME_FIELDS, "now")})
+    + " WHERE id = :id AND status IN ('queued', 'sending')"
+)
+# PostgreSQL: one UPDATE for the whole batch, its values as arrays (one parameter per column).
+POSTGRESQL_OUTCOME_SQL = (
+    "UPDATE outbox SET "
+    + _OUTCOME_SET.format(**{name: f"v.{name}" for name in _OUTCOME_FIELDS}, now="%(now)s")
+    + " FROM unnest(%(id)s::int[], "
+    + ", ".join(
+        f"%({name})s::{kind}[]" for name, kind in zip(_OUTCOME_FIELDS, _OUTCOME_ARRAYS, strict=True)
     )
+    + f") AS v(id, {', '.join(_OUTCOME_FIELDS)})"
+    + " WHERE outbox.id = v.id AND outbox.status IN ('queued', 'sending')"
+)
 
 
 def record_outcomes(session: Session, results: list[RowOutcome], now: datetime | None = None):
-    """Write every row's outcome in one executemany (no commit: the caller commits the batch).
+    """Write every row's outcome (no commit: the caller commits the batch): on PostgreSQL one
+    UPDATE ... FROM unnest(arrays), on SQLite one executemany.
 
     A row already final (sent, failed or skipped, e.g. by a cancel) is left alone. This is the
     engine's hottest statement, so it goes straight to the driver: SQLAlchemy's per-row parameter
@@ -234,24 +254,29 @@ def record_outcomes(session: Session, results: list[RowOutcome], now: datetime |
     dialect = connection.dialect
     process = UTCDateTime().bind_processor(dialect) or (lambda value: value)
     stamp = process(now or utcnow())
-    params = [
-        {
-            "id": result.id,
-            "status": result.status,
-            "release": result.status == "queued",
-            "attempts": result.attempts,
-            "next": process(result.next_attempt_at) if result.next_attempt_at else None,
-            "sent": process(result.sent_at) if result.sent_at else None,
-            "code": result.smtp_code,
-            "reply": result.smtp_reply[:2000],
-            "message_id": result.message_id,
-            "now": stamp,
-        }
+    rows = [
+        (
+            result.id,
+            result.status,
+            result.attempts,
+            process(result.next_attempt_at) if result.next_attempt_at else None,
+            process(result.sent_at) if result.sent_at else None,
+            result.smtp_code,
+            result.smtp_reply[:2000],
+            result.message_id,
+            result.status == "queued",
+        )
         for result in results
     ]
+    names = ("id", *_OUTCOME_FIELDS)
     cursor = connection.connection.dbapi_connection.cursor()
     try:
-        cursor.executemany(_outcome_sql(dialect.name), params)
+        if dialect.name == "postgresql":
+            columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
+            cursor.execute(POSTGRESQL_OUTCOME_SQL, {**columns, "now": stamp})
+        else:
+            params = [{**dict(zip(names, row, strict=True)), "now": stamp} for row in rows]
+            cursor.executemany(SQLITE_OUTCOME_SQL, params)
     finally:
         cursor.close()
 

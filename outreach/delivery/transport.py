@@ -2,7 +2,9 @@
 
 Flask-Mail supplies the settings and the connection (`mail.connect()`; its `.host` is the
 `smtplib.SMTP`). The transport speaks MAIL / RCPT / DATA itself so that it knows which step a
-reply answers and keeps the server's final reply (its queue id) for the row.
+reply answers and keeps the server's final reply (its queue id) for the row. `send` waits for each
+message's outcome; `submit` and `flush` (the worker's) pipeline across messages on a server that
+offers PIPELINING: one round trip per message instead of two.
 
 Outcomes:
 - `sent`: 2xx after DATA.
@@ -92,6 +94,7 @@ class SmtpTransport:
         self.host: smtplib.SMTP | None = None
         self.sent_on_connection = 0
         self.connections_opened = 0
+        self.in_flight: tuple[object, BuiltMessage] | None = None  # body sent, reply unread
 
     # -- connection
 
@@ -109,7 +112,9 @@ class SmtpTransport:
         return self.host
 
     def close(self) -> None:
+        """End the connection (a message still in flight gets no outcome: `flush` first)."""
         host, self.host = self.host, None
+        self.in_flight = None
         self.connection.host = None
         if host is None:
             return
@@ -179,14 +184,79 @@ class SmtpTransport:
             code, reply = _send_body(host, message.data)
         if not 200 <= code < 300:
             return self._refused(code, reply, "data")
+        return self._sent(code, reply)
+
+    # -- sending a stream of messages (pipelined across messages)
+
+    def submit(self, message: BuiltMessage, tag: object) -> list[tuple[object, Outcome]]:
+        """Send `message` without waiting for the server's final reply to it; returns the
+        outcomes known so far as (tag, outcome), in the order submitted.
+
+        On a server offering PIPELINING (RFC 2920) this message's MAIL, RCPT and DATA follow the
+        previous message's body before any reply is read, so the server takes in one message
+        while the worker builds the next: one round trip per message. Elsewhere, and for an
+        SMTPUTF8 message, this is `send`. `flush` collects the last reply.
+        """
+        if self.suppressed or message.smtputf8:
+            return [*self.flush(), (tag, self.send(message))]
+        try:
+            host = self.open()
+            if not host.has_extn("pipelining"):
+                return [*self.flush(), (tag, self.send(message))]
+            self._write_envelope(host, message, [])
+        except (smtplib.SMTPException, OSError):
+            return [*self._resend_in_flight(), (tag, self.send(message))]
+        done = self.flush()
+        if self.host is not host:  # the connection ended with the previous message
+            return [*done, (tag, self.send(message))]
+        try:
+            outcome = self._envelope_replies(host)
+            if outcome is not None:
+                return [*done, (tag, outcome)]
+            _write_body(host, message.data)
+        except (smtplib.SMTPException, OSError):
+            self.close()
+            return [*done, (tag, self.send(message))]  # reconnects once, as `send` does
+        self.in_flight = (tag, message)
+        if self.sent_on_connection + 1 >= self.max_per_connection:
+            done += self.flush()
+        return done
+
+    def flush(self) -> list[tuple[object, Outcome]]:
+        """The outcome of the message still waiting for its final reply, if any."""
+        if self.in_flight is None:
+            return []
+        tag, message = self.in_flight
+        try:
+            code, reply = self.host.getreply()
+        except (smtplib.SMTPException, OSError):
+            return self._resend_in_flight()
+        self.in_flight = None
+        if not 200 <= code < 300:  # the transaction is over: no RSET (commands may follow)
+            outcome = classify(code, reply, "data")
+            if outcome.kind == UNAVAILABLE:
+                self.close()
+            return [(tag, outcome)]
+        return [(tag, self._sent(code, reply))]
+
+    def _resend_in_flight(self) -> list[tuple[object, Outcome]]:
+        """The connection failed with a body sent and its reply unread: send that message
+        again on a new connection, as `send` does with a connection lost mid-message."""
+        in_flight, self.in_flight = self.in_flight, None
+        self.close()
+        if in_flight is None:
+            return []
+        tag, message = in_flight
+        return [(tag, self.send(message))]
+
+    def _sent(self, code: int, reply: bytes) -> Outcome:
         self.sent_on_connection += 1
         if self.sent_on_connection >= self.max_per_connection:
             self.close()
         return Outcome(SENT, code, _text(code, reply))
 
-    def _pipelined(self, host: smtplib.SMTP, message: BuiltMessage, options: list[str]):
-        """MAIL, RCPT and DATA in one write (RFC 2920), then the message: two round trips
-        instead of four. Returns the final (code, reply), or an Outcome for a refusal."""
+    @staticmethod
+    def _write_envelope(host: smtplib.SMTP, message: BuiltMessage, options: list[str]) -> None:
         parameters = "".join(f" {option}" for option in options)
         # The addresses come from `encode_address`: no spaces or angle brackets to quote.
         commands = (
@@ -194,17 +264,30 @@ class SmtpTransport:
             f"RCPT TO:<{message.recipient}>\r\nDATA\r\n"
         )
         host.send(commands.encode("utf-8" if message.smtputf8 else "ascii"))
+
+    def _envelope_replies(self, host: smtplib.SMTP) -> Outcome | None:
+        """Read the replies to a pipelined MAIL, RCPT and DATA: None when the server waits for
+        the body, else the outcome of the refusal."""
         replies = [host.getreply() for _ in range(3)]
         (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = replies
         if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
             host.send(b".\r\n")  # a server that accepted DATA anyway: send an empty message
             host.getreply()
         if mail_code != 250:
-            return self._refused(mail_code, mail_reply, "mail"), b""
+            return self._refused(mail_code, mail_reply, "mail")
         if rcpt_code not in (250, 251):
-            return self._refused(rcpt_code, rcpt_reply, "rcpt"), b""
+            return self._refused(rcpt_code, rcpt_reply, "rcpt")
         if data_code != 354:
-            return self._refused(data_code, data_reply, "data"), b""
+            return self._refused(data_code, data_reply, "data")
+        return None
+
+    def _pipelined(self, host: smtplib.SMTP, message: BuiltMessage, options: list[str]):
+        """MAIL, RCPT and DATA in one write (RFC 2920), then the message: two round trips
+        instead of four. Returns the final (code, reply), or an Outcome for a refusal."""
+        self._write_envelope(host, message, options)
+        outcome = self._envelope_replies(host)
+        if outcome is not None:
+            return outcome, b""
         return _send_body(host, message.data)
 
     def _refused(self, code: int, reply: bytes, step: str) -> Outcome:
@@ -219,16 +302,21 @@ class SmtpTransport:
         return outcome
 
 
-def _send_body(host: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
-    """The message after a 354, dot-stuffed, and the server's final reply. Messages from
-    `MessageFactory` end every line with CRLF, so stuffing is a plain replace (smtplib runs a
-    regular expression over the whole message instead)."""
+def _write_body(host: smtplib.SMTP, data: bytes) -> None:
+    """The message after a 354, dot-stuffed and ended. Messages from `MessageFactory` end every
+    line with CRLF, so stuffing is a plain replace (smtplib runs a regular expression over the
+    whole message instead)."""
     if data.startswith(b"."):
         data = b"." + data
     data = data.replace(b"\r\n.", b"\r\n..")
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     host.send(data + b".\r\n")
+
+
+def _send_body(host: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    """The message after a 354, and the server's final reply."""
+    _write_body(host, data)
     return host.getreply()
 
 

@@ -1,9 +1,11 @@
 """The sender worker: claim a batch, send each message, record the batch, repeat.
 
 Per batch (DB work is batched): one claim, one query for the contacts, one for who is still
-mailable, one for suppressed addresses, one executemany for the outcomes, one commit. Per
-recipient: render the compiled templates of the campaign (prepared once per campaign by this
-worker), sign two tokens, fill the prebuilt message, throttle, send over the kept-open connection.
+mailable, one for suppressed addresses, one signing pass for the link tokens, one statement for
+the outcomes, one commit. Per recipient: render the compiled templates of the campaign (prepared
+once per campaign by this worker), fill the prebuilt message, throttle, submit it over the
+kept-open connection; the transport pipelines, so a message's outcome arrives with the next
+submission (or the batch's final flush).
 
 The server's replies decide each row (see `transport`): sent; 4xx retried with exponential backoff
 up to DELIVERY_MAX_ATTEMPTS; 5xx failed (hard bounces suppressed); server down: the rest of the
@@ -24,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from flask import Flask
@@ -53,7 +56,7 @@ from outreach.extensions import db
 from outreach.ops import delivery as observe
 from outreach.subscriptions.audience import mailable_conditions
 from outreach.subscriptions.models import Suppression
-from outreach.subscriptions.services import preferences_token, suppress, unsubscribe_token
+from outreach.subscriptions.services import link_tokens, suppress
 
 log = logging.getLogger(__name__)
 
@@ -309,7 +312,10 @@ class Worker:
             self._send_jobs(jobs, results, hard_bounces, touched, closed)
         finally:
             # Whatever happened, what was sent is recorded (else it would be sent again).
-            self._save(results, hard_bounces, touched, closed)
+            try:
+                self._settle(_unpack(self.transport.flush()), results, hard_bounces, closed)
+            finally:
+                self._save(results, hard_bounces, touched, closed)
 
     def _send_jobs(self, jobs, results, hard_bounces, touched, closed) -> None:
         last_status_check = time.monotonic()
@@ -334,24 +340,33 @@ class Worker:
                 continue
             self._keep_claim()
             try:
-                outcome, message_id = self._send(job)
+                done = self._send(job)
             except Exception as exc:  # a bug or a broken setting (e.g. a bad DKIM key)
                 log.exception("outbox row %s: could not be sent", row.id)
-                outcome, message_id = smtp.Outcome(smtp.TEMPORARY, None, f"error: {exc}"), None
-            if outcome is None:  # stopped while throttled
+                done = [(job, smtp.Outcome(smtp.TEMPORARY, None, f"error: {exc}"), None)]
+            if done is None:  # stopped while throttled
                 self._release(results, [job, *pending])
                 break
+            if self._settle(done, results, hard_bounces, closed):
+                self._release(results, list(pending), delay=self._unavailable_delay())
+                break
+
+    def _settle(self, done, results, hard_bounces, closed) -> bool:
+        """Record the outcomes known so far; True when the server turned out unavailable."""
+        unavailable = False
+        for job, outcome, message_id in done:
+            row = job.row
             results.append(self._record(row, outcome, message_id))
             observe.record_outcome(row, results[-1])
             if outcome.hard_bounce:
                 hard_bounces.append((row.email, outcome.reply))
             if outcome.kind == smtp.UNAVAILABLE:
-                self.stats.server_unavailable = True
-                self._release(results, list(pending), delay=self._unavailable_delay())
-                break
+                self.stats.server_unavailable = unavailable = True
+                continue
             self.unavailable_streak = 0
             if row.campaign_id is not None and self._count_error(row.campaign_id, outcome):
                 closed.add(row.campaign_id)
+        return unavailable
 
     def _prepare(self, rows: list[ClaimedRow]) -> list[Job]:
         """Decide skips and gather what rendering needs: per sender one query for the contacts,
@@ -381,6 +396,7 @@ class Worker:
                 job.skip_reason = "no longer mailable (inactive, unsubscribed or paused)"
             else:
                 self._fill(job, contact)
+        self._sign([job for job in jobs if job.recipient is not None], contacts)
         return jobs
 
     def _among(self, column, values: list):
@@ -454,9 +470,13 @@ class Worker:
             countries=contact.countries,
         )
         job.to_name = contact.full_name
-        # The token functions read only `id` and `email_hash`, which ContactData has.
-        job.unsubscribe_token = unsubscribe_token(contact)
-        job.preferences_token = preferences_token(contact)
+
+    def _sign(self, jobs: list[Job], contacts: dict[int, ContactData]) -> None:
+        """The two link tokens of every job, signed in one go (`link_tokens` reads only `id`
+        and `email_hash`, which ContactData has)."""
+        signed = link_tokens([contacts[job.row.contact_id] for job in jobs])
+        for job, (unsubscribe, preferences) in zip(jobs, signed, strict=True):
+            job.unsubscribe_token, job.preferences_token = unsubscribe, preferences
 
     def _suppressed(self, hashes: set[str]) -> dict[str, str]:
         entries = self.session.execute(
@@ -508,7 +528,9 @@ class Worker:
             return
         self.session.commit()
 
-    def _send(self, job: Job) -> tuple[smtp.Outcome | None, str | None]:
+    def _send(self, job: Job) -> list[tuple[Job, smtp.Outcome, str | None]] | None:
+        """Render, build and submit one job's message: the outcomes known so far (the previous
+        message's, as the transport pipelines), or None when stopped while throttled."""
         row = job.row
         sender = self.senders[_key(row)]
         unsubscribe_url = self.links.unsubscribe(job.unsubscribe_token)
@@ -520,10 +542,10 @@ class Worker:
                 preferences_url=self.links.preferences(job.preferences_token, row.language),
             )
         except SkipMessage as exc:
-            return smtp.Outcome(SKIPPED, None, str(exc)), None
+            return [(job, smtp.Outcome(SKIPPED, None, str(exc)), None)]
         except Exception as exc:
             log.warning("could not render outbox row %s: %s", row.id, exc)
-            return smtp.Outcome(smtp.PERMANENT, None, f"could not render: {exc}"), None
+            return [(job, smtp.Outcome(smtp.PERMANENT, None, f"could not render: {exc}"), None)]
         try:
             message = sender.factory.build(
                 rendered,
@@ -534,10 +556,11 @@ class Worker:
                 unsubscribe_token=job.unsubscribe_token,
             )
         except AddressError as exc:
-            return smtp.Outcome(smtp.INVALID, None, str(exc)), None
+            return [(job, smtp.Outcome(smtp.INVALID, None, str(exc)), None)]
         if not self.throttle.acquire(lambda: self._keep_claim() or self.stop.is_set()):
-            return None, None
-        return observe.timed_send(self.transport, message, row), message.message_id
+            return None
+        submit = partial(self.transport.submit, message, (job, message.message_id))
+        return _unpack(observe.timed_send(row, submit))
 
     # -- outcomes
 
@@ -656,6 +679,11 @@ class Worker:
             self.session.commit()
         else:
             self.session.rollback()
+
+
+def _unpack(done: list[tuple[tuple[Job, str], smtp.Outcome]]):
+    """The transport's (tag, outcome) pairs, tagged (job, Message-ID), as (job, outcome, id)."""
+    return [(job, outcome, message_id) for (job, message_id), outcome in done]
 
 
 def _key(row: ClaimedRow) -> int | str:

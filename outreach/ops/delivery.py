@@ -11,13 +11,14 @@ from outreach.ops.logs import delivery_context
 log = logging.getLogger("outreach.delivery.messages")
 
 
-def timed_send(transport, message, row):
-    """Send `message` for outbox `row`, timing the exchange; returns the transport's outcome."""
+def timed_send(row, send):
+    """Call `send()` for outbox `row` with the row's ids in the log context, timing the exchange
+    (with pipelining: this message's commands and the previous one's reply); returns its result."""
     with delivery_context(campaign_id=row.campaign_id, outbox_id=row.id):
         started = time.perf_counter()
-        outcome = transport.send(message)
+        result = send()
         metrics.SEND_SECONDS.observe(time.perf_counter() - started)
-    return outcome
+    return result
 
 
 def record_outcome(row, result) -> None:

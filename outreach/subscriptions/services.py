@@ -12,6 +12,7 @@ A link is "already used" when the subscription's `confirm_nonce` has moved past 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -146,6 +147,19 @@ def preferences_token(contact: Contact) -> str:
 
 def unsubscribe_token(contact: Contact) -> str:
     return tokens.sign(UNSUBSCRIBE, _identity(contact))
+
+
+def link_tokens(contacts: Sequence[Contact]) -> list[tuple[str, str]]:
+    """(unsubscribe, preferences) tokens for each contact, signed as one batch. Reads only `id`
+    and `email_hash`, so any object with those attributes will do."""
+    identities = [_identity(contact) for contact in contacts]
+    return list(
+        zip(
+            tokens.sign_many(UNSUBSCRIBE, identities),
+            tokens.sign_many(PREFERENCES, identities),
+            strict=True,
+        )
+    )
 
 
 def contact_from_token(session: Session, purpose: str, token: str) -> Contact:
