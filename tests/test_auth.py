@@ -81,3 +81,12 @@ def test_home_page_shows_counts(staff_client):
 
 def test_login_helper(app, admin_user):
     assert login(app.test_client(), admin_user)
+
+
+def test_the_account_menu_shows_admin_pages_to_admins_only(staff_client, viewer_client):
+    admin_page = staff_client.get("/").get_data(as_text=True)
+    viewer_page = viewer_client.get("/").get_data(as_text=True)
+    for href in ('href="/users/"', 'href="/audit/"'):
+        assert href in admin_page and href not in viewer_page
+    for page in (admin_page, viewer_page):
+        assert 'href="/api-tokens"' in page and "Sign out" in page
