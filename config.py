@@ -157,6 +157,9 @@ class DevelopmentConfig(Config):
         self.DEBUG = True
         self.SECRET_KEY = self.SECRET_KEY or "development-only-secret-key"
         self.DEV_MAIL_VIEWER = env_bool("DEV_MAIL_VIEWER", True)
+        # Mail goes to the development catcher unless MAIL_SERVER / MAIL_PORT say otherwise.
+        if "MAIL_PORT" not in os.environ and "MAIL_SERVER" not in os.environ:
+            self.MAIL_SERVER, self.MAIL_PORT = self.DEV_MAIL_HOST, self.DEV_MAIL_PORT
 
 
 class TestingConfig(Config):

@@ -70,3 +70,22 @@ def test_viewer_needs_login_and_is_off_outside_development(app, client):
 def test_unknown_message_is_404(catcher, staff_client):
     assert staff_client.get("/dev/mail/nope").status_code == 404
     assert staff_client.get("/dev/mail/nope/html").status_code == 404
+
+
+def test_a_busy_port_is_a_clear_error_naming_the_setting(app, catcher):
+    result = app.test_cli_runner().invoke(args=["devmail", "serve", "--port", str(catcher)])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{catcher}" in result.output
+    assert "DEV_MAIL_PORT" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_development_mail_goes_to_the_catcher_port_unless_told_otherwise(monkeypatch):
+    from config import DevelopmentConfig
+
+    monkeypatch.delenv("MAIL_PORT", raising=False)
+    monkeypatch.delenv("MAIL_SERVER", raising=False)
+    monkeypatch.setenv("DEV_MAIL_PORT", "2526")
+    assert DevelopmentConfig().MAIL_PORT == 2526
+    monkeypatch.setenv("MAIL_PORT", "2600")
+    assert DevelopmentConfig().MAIL_PORT == 2600

@@ -209,6 +209,13 @@ def test_the_cli_prints_a_summary(app, db_session, feed_server):
     assert "feeds: polled=1 new_items=2 not_modified=0 failed=0" in result.output
 
 
+def test_the_cli_exits_1_when_every_source_failed(app, db_session, feed_server):
+    add_source(db_session, f"{feed_server}/error")
+    result = app.test_cli_runner().invoke(args=["feeds", "poll"])
+    assert result.exit_code == 1
+    assert "failed=1" in result.output
+
+
 def test_the_scheduler_job_is_registered(app):
     from outreach.delivery.scheduler import JOBS
 

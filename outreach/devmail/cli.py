@@ -22,8 +22,14 @@ def serve_command(host: str | None, port: int | None) -> None:
     port = port or config["DEV_MAIL_PORT"]
     store = MailStore(config["DEV_MAIL_DIR"])
     click.echo(f"Development mail catcher on {host}:{port}, keeping messages in {store.directory}")
-    with contextlib.suppress(KeyboardInterrupt):
-        serve_forever(store, host, port)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            serve_forever(store, host, port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); another program holds the "
+            f"port: set DEV_MAIL_PORT to a free one (e.g. DEV_MAIL_PORT=2525 make run)."
+        ) from exc
 
 
 @devmail_cli.command("clear")

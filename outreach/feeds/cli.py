@@ -1,4 +1,6 @@
-"""`flask feeds poll [--all]`: fetch the due news feed sources (or every active one)."""
+"""`flask feeds poll [--all]`: fetch the due news feed sources (or every active one).
+
+Exits with status 1 when every source polled failed, so cron can tell a dead network apart."""
 
 from __future__ import annotations
 
@@ -18,3 +20,5 @@ def poll_command(include_all: bool) -> None:
     report = poll_due(db.session, include_all=include_all)
     db.session.commit()
     click.echo(report.summary())
+    if report.polled and report.failed == report.polled:
+        raise SystemExit(1)
