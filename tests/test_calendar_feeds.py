@@ -190,8 +190,9 @@ def test_uids_are_stable_and_a_moved_date_updates_in_place(app, client, db_sessi
     assert first.data == again.data
     before = events(parse(first))[key]
 
+    moved_to = local_date_at(in_days(37), time(12, 0))  # before the clock moves past midnight
     with time_machine.travel(utcnow() + timedelta(minutes=10), tick=True):
-        deadline.starts_at = local_date_at(in_days(37), time(12, 0))
+        deadline.starts_at = moved_to
         db_session.commit()
         moved = client.get("/sessions/90/calendar.ics")
     after = events(parse(moved))[key]
