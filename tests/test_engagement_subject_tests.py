@@ -190,3 +190,22 @@ def test_saving_a_test_checks_subjects_share_wait_and_metric(app, db_session):
     with pytest.raises(ServiceError, match="before sending"):
         subject_tests.remove_test(db_session, campaign)
     assert db_session.scalar(select(OutboxMessage)) is None
+
+
+def test_a_duplicate_keeps_the_subject_test_but_not_its_outcome(app, db_session):
+    from outreach.campaigns.services import duplicate_campaign
+
+    campaign_id = campaign_with_test(db_session)
+    subject_tests.run_subject_tests(db_session, now=T0)
+    subject_tests.run_subject_tests(db_session, now=T0 + timedelta(hours=5))
+    db_session.commit()
+    copy = duplicate_campaign(db_session, db_session.get(Campaign, campaign_id))
+    db_session.commit()
+    original, copied = (
+        db_session.scalar(select(SubjectTest).where(SubjectTest.campaign_id == cid))
+        for cid in (campaign_id, copy.id)
+    )
+    assert original.winners and original.started_at is not None
+    assert copied.subjects == original.subjects
+    assert (copied.share_percent, copied.wait_hours, copied.metric) == (20, 4, "clicks")
+    assert copied.winners == {} and copied.started_at is None and copied.decided_at is None

@@ -196,9 +196,29 @@ def duplicate_campaign(session: Session, campaign: Campaign, user=None) -> Campa
     )
     session.add(copy)
     session.flush()
+    _copy_subject_test(session, campaign, copy)
     record(session, "campaign.duplicate", "campaign", copy.id,
            f"Copied campaign #{campaign.id} as “{copy.name}”")
     return copy
+
+
+def _copy_subject_test(session: Session, campaign: Campaign, copy: Campaign) -> None:
+    """The copy gets the same subject test settings, not yet started and without a winner."""
+    from outreach.engagement.models import SubjectTest
+
+    test = session.scalar(select(SubjectTest).where(SubjectTest.campaign_id == campaign.id))
+    if test is not None:
+        session.add(
+            SubjectTest(
+                campaign_id=copy.id,
+                subjects={language: list(subjects) for language, subjects in test.subjects.items()},
+                share_percent=test.share_percent,
+                wait_hours=test.wait_hours,
+                metric=test.metric,
+                auto_pick=test.auto_pick,
+            )
+        )
+        session.flush()
 
 
 def delete_campaign(session: Session, campaign: Campaign) -> None:
