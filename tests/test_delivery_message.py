@@ -159,6 +159,26 @@ def test_bad_addresses_are_refused():
             encode_address(address)
 
 
+def test_address_checks_hold_on_the_ascii_fast_path_and_off_it():
+    refused = [
+        "a\tb@example.org",
+        "a\x7fb@example.org",
+        "a\x00b@example.org",
+        "<a@example.org>",
+        'a"b@example.org',
+        "a,b@example.org",
+        "a;b@example.org",
+        "josé\u200b@example.org",  # not printable, outside ASCII
+        "josé\x85@example.org",
+    ]
+    for address in refused:
+        with pytest.raises(AddressError):
+            encode_address(address)
+    assert encode_address(" a.b+c@example.org ").envelope == "a.b+c@example.org"
+    assert encode_address("josé@example.org").smtputf8
+    assert encode_address("a@bücher.example").envelope == "a@xn--bcher-kva.example"
+
+
 def test_long_subjects_fold_and_survive():
     subject = "A very long subject " * 12
     encoded = encode_text(subject.strip(), len("Subject: "))

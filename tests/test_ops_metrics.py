@@ -113,3 +113,17 @@ def test_worker_command_serves_metrics_on_its_port(app, monkeypatch):
     result = app.test_cli_runner().invoke(args=["delivery", "worker", "--metrics-port", "9105"])
     assert result.exit_code == 0, result.output
     assert served == [(9105, "127.0.0.1")]
+
+
+def test_sent_counter_is_looked_up_once_per_kind_and_still_counts():
+    from types import SimpleNamespace
+
+    from outreach.ops import metrics
+    from outreach.ops.delivery import _sent_counter, record_outcome
+
+    assert _sent_counter("digest") is _sent_counter("digest")
+    assert _sent_counter("digest") is metrics.MESSAGES_SENT.labels("digest")
+    before = metrics.MESSAGES_SENT.labels("digest")._value.get()
+    row = SimpleNamespace(campaign_id=None, id=7, kind="digest")
+    record_outcome(row, SimpleNamespace(status="sent"))
+    assert metrics.MESSAGES_SENT.labels("digest")._value.get() == before + 1

@@ -32,6 +32,8 @@ MAX_LINE = 78
 # RFC 5322 atext plus space: a display name made only of these needs no quoting.
 _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]*")
 _NEWLINES = re.compile(r"[\r\n]+")
+# Never in an address we write: they would break the header or the envelope.
+_FORBIDDEN = re.compile(r'[\r\n<>" ,;]')
 
 
 class AddressError(ValueError):
@@ -114,10 +116,11 @@ def encode_address(address: str) -> Address:
     """Split `address` into its header and envelope forms (IDNA domain)."""
     address = address.strip()
     local, at, domain = address.rpartition("@")
-    if not at or not local or not domain or any(c in address for c in '\r\n<>" ,;'):
+    if not at or not local or not domain or _FORBIDDEN.search(address):
         raise AddressError(f"invalid address {address!r}")
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in address) or not all(
-        ch.isprintable() for ch in local
+    if not (address.isascii() and address.isprintable()) and (
+        any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in address)
+        or not all(ch.isprintable() for ch in local)
     ):
         raise AddressError(f"invalid address {address!r}")
     full = f"{local}@{ascii_domain(domain)}"

@@ -21,13 +21,27 @@ def timed_send(row, send):
     return result
 
 
+_SENT_COUNTERS: dict[str, object] = {}
+
+
+def _sent_counter(kind: str):
+    """The sent counter's child for `kind`, looked up once (`labels` takes a lock each call)."""
+    counter = _SENT_COUNTERS.get(kind)
+    if counter is None:
+        counter = _SENT_COUNTERS[kind] = metrics.MESSAGES_SENT.labels(kind)
+    return counter
+
+
 def record_outcome(row, result) -> None:
     """Count a row's outcome (sent, failed, back in the queue) and log it with its ids."""
-    ids = {"campaign_id": row.campaign_id, "outbox_id": row.id, "kind": row.kind}
     if result.status == "sent":
-        metrics.MESSAGES_SENT.labels(row.kind).inc()
-        log.debug("outbox %s sent", row.id, extra=ids)
-    elif result.status == "failed":
+        _sent_counter(row.kind).inc()
+        if log.isEnabledFor(logging.DEBUG):
+            ids = {"campaign_id": row.campaign_id, "outbox_id": row.id, "kind": row.kind}
+            log.debug("outbox %s sent", row.id, extra=ids)
+        return
+    ids = {"campaign_id": row.campaign_id, "outbox_id": row.id, "kind": row.kind}
+    if result.status == "failed":
         metrics.MESSAGES_FAILED.labels(row.kind).inc()
         log.warning(
             "outbox %s failed: %s %s",
