@@ -111,6 +111,9 @@ def test_archive_is_cached_per_requested_and_browser_language(client, caching, d
     assert '<html lang="fr">' in french.get_data(as_text=True)
     assert '<html lang="fr">' in french_arg.get_data(as_text=True)
     assert "Nouvelles d'octobre" in french_arg.get_data(as_text=True).replace("&#39;", "'")
+    # Shared caches downstream must keep one copy per browser language, but one per URL with ?lang=.
+    assert "accept-language" in french.headers.get("Vary", "").lower()
+    assert "accept-language" not in french_arg.headers.get("Vary", "").lower()
 
 
 def test_archive_not_found_is_not_cached(client, caching, db_session):

@@ -256,7 +256,10 @@ def test_an_edition_with_nothing_to_announce_is_skipped_and_logged(app, db_sessi
 def test_pausing_skips_occurrences_without_a_backlog(app, db_session, calendar, audience):
     series = make_series(db_session, audience)
     services.set_paused(db_session, series, True)
-    services.draft_due_editions(db_session, DRAFT_TIME)
+    services.draft_due_editions(db_session, DRAFT_TIME)  # ahead of the date: nothing decided yet
+    db_session.commit()
+    assert editions(db_session) == []
+    services.draft_due_editions(db_session, OCCURRENCE + timedelta(minutes=10))
     db_session.commit()
     [edition] = editions(db_session)
     assert edition.status == "skipped" and edition.note == "The series was paused."
@@ -267,6 +270,18 @@ def test_pausing_skips_occurrences_without_a_backlog(app, db_session, calendar, 
     db_session.commit()
     assert [e.occurrence_at for e in editions(db_session)] == [OCCURRENCE]
     assert db_session.scalar(select(func.count(Campaign.id))) == 0
+
+
+def test_resuming_before_the_date_still_drafts_that_edition(app, db_session, calendar, audience):
+    series = make_series(db_session, audience)
+    services.set_paused(db_session, series, True)
+    services.draft_due_editions(db_session, DRAFT_TIME)
+    db_session.commit()
+    services.set_paused(db_session, series, False)
+    services.draft_due_editions(db_session, DRAFT_TIME + timedelta(days=1))
+    db_session.commit()
+    [edition] = editions(db_session)
+    assert edition.occurrence_at == OCCURRENCE and edition.status == "scheduled"
 
 
 def test_editing_the_series_changes_only_future_editions(app, db_session, calendar, audience):
@@ -461,3 +476,18 @@ def test_viewers_read_but_cannot_change(viewer_client, db_session, audience):
     assert viewer_client.get("/series/new").status_code == 403
     assert viewer_client.post(f"/series/{series.id}/pause").status_code == 403
     assert viewer_client.get("/series/999").status_code == 404
+
+
+def test_an_edition_whose_draft_was_deleted_leaves_the_review_list(
+    app, db_session, calendar, audience
+):
+    from outreach.campaigns.services import delete_campaign
+
+    make_series(db_session, audience, mode="review")
+    services.draft_due_editions(db_session, DRAFT_TIME)
+    db_session.commit()
+    [edition] = editions(db_session)
+    assert services.editions_awaiting_review(db_session) == [edition]
+    delete_campaign(db_session, edition.campaign)
+    db_session.commit()
+    assert services.editions_awaiting_review(db_session) == []

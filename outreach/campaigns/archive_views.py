@@ -174,6 +174,8 @@ def clear_render_cache() -> None:
 def cached(response: Response) -> Response:
     response.cache_control.public = True
     response.cache_control.max_age = CACHE_SECONDS
+    if not g.get("archive_lang"):  # chosen from the browser's languages, not the URL
+        response.vary.add("Accept-Language")
     return response
 
 

@@ -206,7 +206,12 @@ def notify_editors(series: Series, edition: SeriesEdition, session: Session) -> 
 def draft_edition(
     session: Session, series: Series, occurrence: datetime, now: datetime
 ) -> SeriesEdition | None:
-    """Draft the edition of `occurrence` unless another caller already has (then None)."""
+    """Draft the edition of `occurrence` unless another caller already has (then None).
+
+    A paused series records an occurrence as skipped only once its time has come, so resuming the
+    series before the date still drafts that edition."""
+    if series.is_paused and occurrence > now:
+        return None
     edition_id = _claim(session, series, occurrence, now)
     if edition_id is None:
         return None
@@ -319,7 +324,8 @@ def editions_awaiting_review(session: Session) -> list[SeriesEdition]:
         session.scalars(
             select(SeriesEdition)
             .options(selectinload(SeriesEdition.series), selectinload(SeriesEdition.campaign))
-            .where(SeriesEdition.status == "awaiting_review")
+            .join(Campaign, Campaign.id == SeriesEdition.campaign_id)
+            .where(SeriesEdition.status == "awaiting_review", Campaign.status == "draft")
             .order_by(SeriesEdition.occurrence_at)
         )
     )
