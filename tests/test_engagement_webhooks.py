@@ -7,6 +7,8 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -71,7 +73,7 @@ def sns_key(app):
         .sign(key, hashes.SHA256())
     )
     webhooks.CERTIFICATES[CERT_URL] = certificate.public_bytes(serialization.Encoding.PEM)
-    app.config.update(WEBHOOK_SES_ENABLED=True)
+    app.config.update(WEBHOOK_SES_ENABLED=True, WEBHOOK_SES_TOPIC_ARNS=TOPIC)
     yield key
     webhooks.CERTIFICATES.pop(CERT_URL, None)
     app.config.update(WEBHOOK_SES_ENABLED=False, WEBHOOK_SES_TOPIC_ARNS="")
@@ -191,6 +193,16 @@ def test_ses_topic_allow_list(client, app, db_session, sns_key):
     app.config.update(WEBHOOK_SES_TOPIC_ARNS="arn:aws:sns:eu-west-1:1:other")
     body = sns_message(sns_key, "Notification", json.dumps(SES_BOUNCE))
     assert client.post("/webhooks/ses", json=body).status_code == 403
+
+
+def test_ses_without_a_topic_list_accepts_nothing(client, app, db_session, sns_key):
+    """AWS signs every topic's messages, an attacker's own included: the list is required."""
+    app.config.update(WEBHOOK_SES_TOPIC_ARNS="")
+    body = sns_message(sns_key, "Notification", json.dumps(SES_BOUNCE))
+    response = client.post("/webhooks/ses", json=body)
+    assert response.status_code == 403
+    assert "WEBHOOK_SES_TOPIC_ARNS" in response.get_json()["error"]
+    assert bounces(db_session) == []
 
 
 def test_sns_subscription_confirmation_is_shown_to_staff(client, staff_client, db_session, sns_key):
@@ -380,8 +392,9 @@ def test_postmark_refuses_wrong_credentials_and_is_off_when_unset(client, app, d
 MAILGUN_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
 
 
-def mailgun(event_data: dict, key: str = MAILGUN_KEY) -> dict:
-    timestamp, token = "1529006854", "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0"
+def mailgun(event_data: dict, key: str = MAILGUN_KEY, timestamp=None, token=None) -> dict:
+    timestamp = timestamp or str(int(time.time()))
+    token = token or secrets.token_hex(25)
     signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     return {
         "signature": {"timestamp": timestamp, "token": token, "signature": signature},
@@ -458,6 +471,24 @@ def test_mailgun_signed_events(client, app, db_session):
     ]
     assert suppression(db_session, "alice@example.com") == "hard_bounce"
     assert suppression(db_session, "carol@example.com") == "complaint"
+
+
+def test_mailgun_refuses_old_and_reused_signatures(client, app, db_session):
+    """Mailgun signs the timestamp and token, not the event: a captured signature must not carry
+    another event."""
+    app.config.update(WEBHOOK_MAILGUN_SIGNING_KEY=MAILGUN_KEY)
+    try:
+        sent_row(db_session, "carol@example.com")
+        stale = mailgun(MAILGUN_COMPLAINED, timestamp=str(int(time.time()) - 3600))
+        assert client.post("/webhooks/mailgun", json=stale).status_code == 403
+        first = mailgun(MAILGUN_FAILED)
+        assert client.post("/webhooks/mailgun", json=first).status_code == 200
+        replayed = {**first, "event-data": MAILGUN_COMPLAINED}
+        response = client.post("/webhooks/mailgun", json=replayed)
+        assert response.status_code == 403 and "already used" in response.get_json()["error"]
+    finally:
+        app.config.update(WEBHOOK_MAILGUN_SIGNING_KEY="")
+    assert suppression(db_session, "carol@example.com") is None
 
 
 def test_unknown_provider_is_404(client):

@@ -184,3 +184,9 @@ def test_cli_export_rejects_unknown_filter_values(app):
     result = app.test_cli_runner().invoke(args=["contacts", "export", "--country", "Atlantis"])
     assert result.exit_code == 2
     assert "unknown country 'Atlantis'" in result.stderr
+
+
+def test_tab_and_carriage_return_starts_are_neutralised_too():
+    assert csv_io.safe_cell("\t=1+1") == "'\t=1+1"
+    assert csv_io.safe_cell("\r=cmd") == "'\r=cmd"
+    assert csv_io.safe_cell("plain") == "plain"

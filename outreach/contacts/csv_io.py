@@ -66,7 +66,7 @@ HEADER_ALIASES = {
     "ganhri_accreditation": ("ganhri", "ganhri status", "accreditation"),
 }
 
-FORMULA_STARTS = ("=", "+", "-", "@")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection list
 DELIMITERS = (",", ";", "\t")
 UTF8_BOM = b"\xef\xbb\xbf"
 

@@ -20,6 +20,8 @@ import hashlib
 import hmac
 import json
 import re
+import threading
+import time
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -184,7 +186,22 @@ def sns_certificate(url: str) -> x509.Certificate:
         raise WebhookError("The signing certificate cannot be read.", 403) from None
 
 
+def _allowed_topics() -> list[str]:
+    """The SNS topics whose notifications count. Required: AWS signs every topic's messages, an
+    attacker's own topic included, so a valid signature alone proves nothing about the sender."""
+    topics = [
+        arn.strip()
+        for arn in (current_app.config.get("WEBHOOK_SES_TOPIC_ARNS") or "").split(",")
+        if arn.strip()
+    ]
+    if not topics:
+        raise WebhookError("Set WEBHOOK_SES_TOPIC_ARNS to the SNS topics to accept.", 403)
+    return topics
+
+
 def verify_sns(message: dict) -> None:
+    if message.get("TopicArn") not in _allowed_topics():
+        raise WebhookError("Notifications from this SNS topic are not accepted.", 403)
     version = str(message.get("SignatureVersion", ""))
     algorithm = {"1": hashes.SHA1(), "2": hashes.SHA256()}.get(version)
     if algorithm is None:
@@ -200,13 +217,6 @@ def verify_sns(message: dict) -> None:
         )
     except (InvalidSignature, TypeError, ValueError):
         raise WebhookError("The SNS signature does not match.", 403) from None
-    allowed = [
-        arn.strip()
-        for arn in (current_app.config.get("WEBHOOK_SES_TOPIC_ARNS") or "").split(",")
-        if arn.strip()
-    ]
-    if allowed and message.get("TopicArn") not in allowed:
-        raise WebhookError("Notifications from this SNS topic are not accepted.", 403)
 
 
 def ses_events(notification: dict) -> list[Event]:
@@ -387,6 +397,10 @@ def handle_postmark(session: Session, body: bytes, headers) -> dict:
 
 # -- Mailgun
 
+MAILGUN_MAX_AGE = 15 * 60  # seconds a signature stays valid
+_SEEN_TOKENS: dict[str, float] = {}
+_SEEN_LOCK = threading.Lock()
+
 
 def verify_mailgun(payload: dict) -> None:
     key = _setting("WEBHOOK_MAILGUN_SIGNING_KEY")
@@ -398,6 +412,28 @@ def verify_mailgun(payload: dict) -> None:
     expected = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     if not timestamp or not token or not hmac.compare_digest(given, expected):
         raise WebhookError("The signature does not match.", 403)
+    # The signature covers the timestamp and token only, not the event: refuse old or reused ones.
+    try:
+        age = abs(datetime.now(UTC).timestamp() - float(timestamp))
+    except ValueError:
+        raise WebhookError("The signature's timestamp is not a number.", 403) from None
+    if age > MAILGUN_MAX_AGE:
+        raise WebhookError("The signature is too old.", 403)
+    if not remember_token(token):
+        raise WebhookError("This signature was already used.", 403)
+
+
+def remember_token(token: str) -> bool:
+    """False if `token` was seen within the freshness window (by this process)."""
+    now = time.monotonic()
+    with _SEEN_LOCK:
+        for old, seen_at in list(_SEEN_TOKENS.items()):
+            if now - seen_at > MAILGUN_MAX_AGE:
+                del _SEEN_TOKENS[old]
+        if token in _SEEN_TOKENS:
+            return False
+        _SEEN_TOKENS[token] = now
+        return True
 
 
 def _smtp_class(code) -> str:
