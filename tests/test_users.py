@@ -135,6 +135,22 @@ def test_change_own_password(app, db_session):
     assert old.status_code == 401
 
 
+def test_changing_the_password_ends_the_other_sessions(app, db_session):
+    user = make_user(db_session, "ed@example.org", role="editor")
+    db_session.commit()
+    elsewhere = app.test_client()
+    elsewhere.post("/login", data={"email": user.email, "password": PASSWORD, "remember": "y"})
+    here = login(app.test_client(), user)
+    assert elsewhere.get("/contacts").status_code == 200
+    done = here.post("/account/password", data={
+        "current_password": PASSWORD, "new_password": "brand-new-password",
+        "confirm": "brand-new-password"})
+    assert done.status_code == 302
+    assert here.get("/contacts").status_code == 200
+    stale = elsewhere.get("/contacts")
+    assert stale.status_code == 302 and "/login" in stale.headers["Location"]
+
+
 def test_password_page_needs_a_sign_in(client):
     response = client.get("/account/password")
     assert response.status_code == 302 and "/login" in response.headers["Location"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -39,6 +41,14 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    def get_id(self) -> str:
+        """The session's user id, bound to the current password: changing the password ends the
+        other sessions and remember-me cookies."""
+        return f"{self.id}.{self.password_fingerprint()}"
+
+    def password_fingerprint(self) -> str:
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+
     def can_edit(self) -> bool:
         return self.role in ("admin", "editor")
 
@@ -48,6 +58,10 @@ class User(UserMixin, db.Model):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+    number, _, fingerprint = user_id.partition(".")
+    if not number.isdigit():
         return None
-    return db.session.get(User, int(user_id))
+    user = db.session.get(User, int(number))
+    if user is None or not hmac.compare_digest(fingerprint, user.password_fingerprint()):
+        return None
+    return user

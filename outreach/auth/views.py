@@ -68,6 +68,7 @@ def password():
                 getattr(form, target).errors.append(message)
         else:
             db.session.commit()
+            login_user(current_user._get_current_object())  # this session goes on; the others end
             flash("Your password was changed.", "success")
             return redirect(url_for("core.home"))
     status = 400 if form.is_submitted() else 200
