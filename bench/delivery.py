@@ -200,15 +200,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve_aiosmtpd_sink(port: int) -> None:
-    """The fallback sink (run in its own process): accept and count, nothing else."""
+def serve_aiosmtpd_sink(port: int, log_path: str | None = None) -> None:
+    """The fallback sink (run in its own process): accept everything; with `log_path`, write each
+    envelope sender there (what bench/scale.py counts)."""
     from aiosmtpd.controller import Controller
 
-    class Handler:
-        count = 0
+    log = open(log_path, "ab", buffering=0) if log_path else None  # noqa: SIM115  (process life)
 
+    class Handler:
         async def handle_DATA(self, server, session, envelope):
-            Handler.count += 1
+            if log is not None:
+                log.write(envelope.mail_from.encode() + b"\n")
             return "250 2.0.0 Ok"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port, data_size_limit=None)
@@ -225,6 +227,7 @@ class Sink:
     process: subprocess.Popen
     kind: str
     port: int
+    log: Path | None = None  # the envelope senders received, when asked for
 
     def cpu(self) -> float:
         return cpu_seconds(self.process.pid)
@@ -239,22 +242,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_sink(kind: str, port: int) -> Sink:
+def start_sink(kind: str, port: int, log: Path | None = None) -> Sink:
+    """Postfix's smtp-sink (or the aiosmtpd fallback) on `port`; with `log`, it records each
+    message's envelope sender there."""
     if kind == "auto":
         kind = "smtp-sink" if os.access(SMTP_SINK, os.X_OK) else "aiosmtpd"
+    output = subprocess.DEVNULL
     if kind == "smtp-sink":
-        command = [SMTP_SINK, f"127.0.0.1:{port}", "1000"]
+        command = [SMTP_SINK, *(["-v"] if log else []), f"127.0.0.1:{port}", "1000"]
         if os.geteuid() == 0:
             command[1:1] = ["-u", "nobody"]  # smtp-sink refuses to keep root privileges
+        if log:
+            output = log.open("wb")  # smtp-sink -v prints each command, MAIL FROM included
     else:
         command = [sys.executable, __file__, "--serve-sink", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command += [str(log)] if log else []
+    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    if output is not subprocess.DEVNULL:
+        output.close()
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
                 sock.recv(100)
-            return Sink(process, kind, port)
+            return Sink(process, kind, port, log)
         except OSError:
             if process.poll() is not None:
                 break
@@ -717,10 +728,10 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, help="DELIVERY_BATCH_SIZE (default: config)")
     parser.add_argument("--sink", choices=("auto", "smtp-sink", "aiosmtpd"), default="auto")
     parser.add_argument("--profile", metavar="DIR", help="cProfile each worker into DIR")
-    parser.add_argument("--serve-sink", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-sink", nargs="+", metavar="PORT [LOG]", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sink:
-        serve_aiosmtpd_sink(args.serve_sink)
+        serve_aiosmtpd_sink(int(args.serve_sink[0]), *args.serve_sink[1:2])
         return 0
     args.recipients = args.recipients or (100_000 if args.large else 20_000)
     sink = start_sink(args.sink, free_port())

@@ -27,7 +27,6 @@ import collections
 import contextlib
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -46,10 +45,12 @@ from bench.delivery import (  # noqa: E402
     BODY_EN,
     BODY_FR,
     FLASK,
-    SMTP_SINK,
     SUBJECTS,
+    Sink,
     free_port,
     generate_contacts,
+    start_sink,
+    stop_processes,
     worker_env,
 )
 from outreach import create_app  # noqa: E402
@@ -71,80 +72,16 @@ RUN_TIMEOUT = 3600.0
 # -- the sink
 
 
-def serve_recording_sink(port: int, log_path: str) -> None:
-    """The fallback sink (own process): accept everything, write each envelope sender."""
-    from aiosmtpd.controller import Controller
-
-    log = open(log_path, "ab", buffering=0)  # noqa: SIM115  (open for the life of the process)
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):
-            log.write(envelope.mail_from.encode() + b"\n")
-            return "250 2.0.0 Ok"
-
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port, data_size_limit=None)
-    controller.start()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        signal.pause()
-    finally:
-        controller.stop()
-
-
-@dataclass
-class Sink:
-    process: subprocess.Popen
-    kind: str
-    port: int
-    log: Path
-
-    def received(self) -> collections.Counter:
-        """How many times each outbox id was received (smtp-sink: MAIL FROM seen)."""
-        counts: collections.Counter = collections.Counter()
-        with self.log.open("rb") as lines:
-            for line in lines:
-                if self.kind == "smtp-sink" and b"mail from:" not in line.lower():
-                    continue
-                if (match := ENVELOPE_ID.search(line)) is not None:
-                    counts[int(match.group(1))] += 1
-        return counts
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def start_sink(kind: str, log: Path) -> Sink:
-    port = free_port()
-    if kind == "auto":
-        kind = "smtp-sink" if os.access(SMTP_SINK, os.X_OK) else "aiosmtpd"
-    output = log.open("wb")
-    if kind == "smtp-sink":
-        command = [SMTP_SINK, "-v", f"127.0.0.1:{port}", "1000"]
-        if os.geteuid() == 0:
-            command[1:1] = ["-u", "nobody"]
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    else:
-        command = [sys.executable, __file__, "--serve-sink", str(port), str(log)]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    output.close()
-    import socket
-
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.recv(100)
-            return Sink(process, kind, port, log)
-        except OSError:
-            if process.poll() is not None:
-                break
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"the {kind} sink did not start on port {port}")
+def received(sink: Sink) -> collections.Counter:
+    """How many times each outbox id was received (smtp-sink: MAIL FROM seen)."""
+    counts: collections.Counter = collections.Counter()
+    with sink.log.open("rb") as lines:
+        for line in lines:
+            if sink.kind == "smtp-sink" and b"mail from:" not in line.lower():
+                continue
+            if (match := ENVELOPE_ID.search(line)) is not None:
+                counts[int(match.group(1))] += 1
+    return counts
 
 
 # -- data
@@ -233,17 +170,6 @@ def spawn(command: list[str], env: dict, logs: contextlib.ExitStack) -> subproce
     )
 
 
-def stop_all(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def run(app, url: str, workers: int, chaos: bool, args, audience: int) -> Run:
     result = Run(workers)
     label = f"{workers}w{'-chaos' if chaos else ''}"
@@ -253,7 +179,7 @@ def run(app, url: str, workers: int, chaos: bool, args, audience: int) -> Run:
     engine = create_engine(url)
     of_campaign = OutboxMessage.campaign_id == campaign_id
     with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as logs:
-        sink = start_sink(args.sink, Path(scratch) / "sink.log")
+        sink = start_sink(args.sink, free_port(), Path(scratch) / "sink.log")
         env["MAIL_PORT"] = str(sink.port)
         processes: list[subprocess.Popen] = []
         try:
@@ -322,9 +248,8 @@ def run(app, url: str, workers: int, chaos: bool, args, audience: int) -> Run:
                         raise SystemExit(f"{label}: worker {name} exited on its own")
             result.seconds = finished - started
         finally:
-            stop_all(processes)
-            sink.stop()
-        received = sink.received()
+            stop_processes([*processes, sink.process])
+        copies = received(sink)
     with engine.connect() as conn:
         rows = conn.execute(
             select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.claimed_by).where(
@@ -333,9 +258,9 @@ def run(app, url: str, workers: int, chaos: bool, args, audience: int) -> Run:
         ).all()
     engine.dispose()
     result.messages = sum(1 for row in rows if row.status == "sent")
-    result.lost = sum(1 for row in rows if row.status != "sent" or received[row.id] == 0)
+    result.lost = sum(1 for row in rows if row.status != "sent" or copies[row.id] == 0)
     result.lost += audience - len(rows)
-    result.duplicates = sum(max(0, received[row.id] - 1) for row in rows)
+    result.duplicates = sum(max(0, copies[row.id] - 1) for row in rows)
     result.per_worker = dict(
         sorted(collections.Counter(row.claimed_by for row in rows if row.status == "sent").items())
     )
@@ -353,11 +278,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--sink", choices=("auto", "smtp-sink", "aiosmtpd"), default="auto")
     parser.add_argument("--no-failures", action="store_true", help="skip the run with kills")
-    parser.add_argument("--serve-sink", nargs=2, metavar=("PORT", "LOG"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_sink:
-        serve_recording_sink(int(args.serve_sink[0]), args.serve_sink[1])
-        return 0
     counts = [int(n) for n in args.workers.split(",")]
     url, admin = scratch_database()
     print(

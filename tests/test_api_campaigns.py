@@ -95,6 +95,19 @@ def test_campaign_create_patch_and_get(api, segment_id):
     assert [item["id"] for item in listing["items"]] == [body["id"]]
 
 
+def test_a_patch_keeps_what_it_does_not_name(api, segment_id, db_session):
+    from outreach.campaigns.models import Campaign
+
+    campaign_id = new_campaign(api, [segment_id]).get_json()["id"]
+    campaign = db_session.get(Campaign, campaign_id)
+    campaign.track_clicks, campaign.track_opens = False, True  # set in the staff UI
+    db_session.commit()
+    assert api.patch(f"/campaigns/{campaign_id}", json={"name": "Renamed"}).status_code == 200
+    db_session.expire_all()
+    campaign = db_session.get(Campaign, campaign_id)
+    assert (campaign.name, campaign.track_clicks, campaign.track_opens) == ("Renamed", False, True)
+
+
 def test_campaign_refusals(api, segment_id):
     error = assert_error(new_campaign(api, [segment_id], topic="gossip", sender_email="x"), 422)
     assert {"topic", "sender_email"} <= set(error["fields"])

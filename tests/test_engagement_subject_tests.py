@@ -209,3 +209,14 @@ def test_a_duplicate_keeps_the_subject_test_but_not_its_outcome(app, db_session)
     assert copied.subjects == original.subjects
     assert (copied.share_percent, copied.wait_hours, copied.metric) == (20, 4, "clicks")
     assert copied.winners == {} and copied.started_at is None and copied.decided_at is None
+
+
+def test_erasing_a_contact_skips_its_held_row(app, db_session):
+    from outreach.contacts.models import Contact
+    from outreach.subscriptions.services import RequestMeta, erase_contact
+
+    campaign_id = campaign_with_test(db_session, english=5, french=0)
+    contact = db_session.scalar(select(Contact).where(Contact.email == "en000@example.org"))
+    erase_contact(db_session, contact, RequestMeta(source="staff"))
+    db_session.commit()
+    assert by_status(db_session, campaign_id) == {"held": 4, "skipped": 1}

@@ -44,8 +44,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from outreach.alerts.models import DEFAULT_RULES, AlertRecord, AlertRule
@@ -59,7 +57,7 @@ from outreach.calendar.models import (
 )
 from outreach.calendar.services import upcoming_key_dates
 from outreach.contacts.models import Contact, ContactCountry
-from outreach.core.database import UTCDateTime, is_postgresql, utcnow
+from outreach.core.database import UTCDateTime, insert_ignoring_conflicts, utcnow
 from outreach.core.errors import ServiceError
 from outreach.core.timezones import local_date_at, to_local
 from outreach.delivery.models import OutboxMessage
@@ -90,7 +88,7 @@ def ensure_default_rules(session: Session) -> int:
         for kind, offsets in DEFAULT_RULES.items()
         for days in offsets
     ]
-    statement = _insert_ignoring_conflicts(
+    statement = insert_ignoring_conflicts(
         session, AlertRule.__table__, rows, ["kind", "days_before"]
     )
     return len(session.execute(statement.returning(AlertRule.id)).all())
@@ -411,11 +409,6 @@ def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
-def _insert_ignoring_conflicts(session: Session, table, rows: list[dict], columns: list[str]):
-    insert = pg_insert if is_postgresql(session.get_bind()) else sqlite_insert
-    return insert(table).values(rows).on_conflict_do_nothing(index_elements=columns)
-
-
 def _record_batch(session: Session, due: list[DueAlert], report: AlertRunReport) -> None:
     """Record a batch's due alerts and queue one email per contact for what this run won."""
     starts = dict(
@@ -439,7 +432,7 @@ def _record_batch(session: Session, due: list[DueAlert], report: AlertRunReport)
     ]
     won: dict[tuple[int, int, int], int] = {}
     for chunk in _chunks(rows, INSERT_CHUNK):
-        statement = _insert_ignoring_conflicts(
+        statement = insert_ignoring_conflicts(
             session,
             AlertRecord.__table__,
             list(chunk),

@@ -80,7 +80,8 @@ def authenticate_request():
     if token is None:
         db.session.rollback()
         return error_json(401, "unauthorized", "This API token is unknown, revoked or disabled.")
-    db.session.commit()  # the token's last use
+    if db.session.dirty:  # the token's last use, noted at most once a minute
+        db.session.commit()
     g.api_token = token
     g.api_user = token.user
     # The token's owner is the request's user for Flask-Login too, so the services' role checks

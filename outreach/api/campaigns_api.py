@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -73,7 +75,8 @@ def _campaign_data(body: dict, current: Campaign | None) -> services.CampaignDat
     base = services.data_from_campaign(current) if current else services.CampaignData(name="")
     if current is None:
         base.sender_name, base.sender_email = services.default_sender()
-    data = services.CampaignData(
+    data = replace(
+        base,
         name=fields.text("name", base.name, required=current is None, max_length=200),
         topic=fields.text("topic", base.topic),
         sender_name=fields.text("sender_name", base.sender_name, max_length=200),

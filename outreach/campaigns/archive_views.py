@@ -54,7 +54,6 @@ FEED_ENTRIES = 20
 RENDER_CACHE_SIZE = 128
 SUMMARY_CHARS = 400
 CACHE_SECONDS = 300
-# The rendered email is shown in a frame: its own styles, no scripts, nothing loaded but images.
 
 
 @bp.before_request
@@ -213,9 +212,7 @@ def email(campaign_id: int):
     """The rendered email alone, for the frame on the archive page."""
     campaign = get_archived(campaign_id)
     rendered = render_public(campaign, shown_language(campaign))
-    response = email_frame_response(rendered.html)
-    del response.headers["Cache-Control"]
-    return cached(response)
+    return cached(email_frame_response(rendered.html, private=False))
 
 
 # --- Atom -----------------------------------------------------------------------------------------

@@ -127,14 +127,17 @@ class PreparedCampaign:
         campaign: Campaign,
         *,
         now: datetime | None = None,
+        for_delivery: bool = False,
     ) -> PreparedCampaign:
-        """`now` (default: now) starts the 90 days of `upcoming_deadlines`."""
+        """`now` (default: now) starts the 90 days of `upcoming_deadlines`. Only the sender asks
+        `for_delivery`: its links are registered for click tracking and its subject test loaded;
+        previews, test sends and the archive render the campaign as written."""
         upr_session = session.get(UPRSession, campaign.session_id) if campaign.session_id else None
         organisation = current_app.config["ORGANISATION_NAME"]
         prepared: dict[str, PreparedVariant] = {}
         shared: dict[str, dict] = {}
         variants = list(campaign.variants)
-        tracking = Tracking.for_campaign(campaign)
+        tracking = Tracking.for_campaign(campaign) if for_delivery else None
         for variant in variants:
             language = variant.language
             prepared[language] = prepare_variant(
@@ -155,7 +158,7 @@ class PreparedCampaign:
             ]
         if tracking is not None:
             tracking.register(session)
-        subjects = test_subjects(session, campaign)
+        subjects = test_subjects(session, campaign) if for_delivery else {}
         return cls(campaign, prepared, shared, deadlines, tracking, subjects)
 
     def variant_for(self, language: str | None) -> PreparedVariant:

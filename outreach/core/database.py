@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -43,6 +45,12 @@ class TimestampMixin:
 
 def is_postgresql(bind) -> bool:
     return bind.dialect.name == "postgresql"
+
+
+def insert_ignoring_conflicts(session, table, rows: list[dict], unique_columns: list[str]):
+    """`INSERT rows ... ON CONFLICT (unique_columns) DO NOTHING` in the session's dialect."""
+    insert = pg_insert if is_postgresql(session.get_bind()) else sqlite_insert
+    return insert(table).values(rows).on_conflict_do_nothing(index_elements=unique_columns)
 
 
 def configure_engine_events(engine: Engine) -> None:

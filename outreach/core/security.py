@@ -28,11 +28,13 @@ HEADERS = {
 }
 
 
-def email_frame_response(html: str) -> Response:
-    """A rendered email on its own, for a sandboxed iframe: inline styles allowed, no scripts."""
+def email_frame_response(html: str, *, private: bool = True) -> Response:
+    """A rendered email on its own, for a sandboxed iframe: inline styles allowed, no scripts.
+    Staff previews are `private` (never stored); a public page sets its own caching."""
     response = Response(html, content_type="text/html; charset=utf-8")
     response.headers["Content-Security-Policy"] = EMAIL_CSP
-    response.headers["Cache-Control"] = "private, no-store"
+    if private:
+        response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -119,7 +119,8 @@ def live_campaigns(session: Session, now: datetime | None = None) -> list[LiveCa
     ).all()
     order = {status: rank for rank, status in enumerate(("sending", "paused", "scheduled"))}
     campaigns = sorted(campaigns, key=lambda c: order[c.status])
-    return [LiveCampaign(c, reports.progress(session, c, now)) for c in campaigns]
+    progress = reports.progress_many(session, campaigns, now)
+    return [LiveCampaign(c, progress[c.id]) for c in campaigns]
 
 
 def subscriber_changes(
@@ -181,7 +182,8 @@ def campaigns_progress(session: Session, campaign_ids: list[int]) -> list[dict]:
     if not campaign_ids:
         return []
     campaigns = session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids))).all()
+    progress = reports.progress_many(session, campaigns)
     return [
-        {"id": campaign.id, **reports.progress(session, campaign).as_dict()}
+        {"id": campaign.id, **progress[campaign.id].as_dict()}
         for campaign in sorted(campaigns, key=lambda c: c.id)
     ]

@@ -29,6 +29,7 @@ def dashboard_page():
         counts=services.registry_counts(session),
         deadlines=services.upcoming_deadlines(session),
         deadline_days=services.DEADLINE_DAYS,
+        states_shown=services.STATES_SHOWN,
         campaigns=live,
         subscribers=services.subscriber_changes(session),
         recent_days=services.RECENT_DAYS,

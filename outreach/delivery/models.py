@@ -20,6 +20,7 @@ from outreach.extensions import db
 
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
 # Rows of a subject test wait as "held" until it chooses their subject (engagement.subject_tests).
+UNSENT = ("queued", "held")  # rows that will still be sent unless something stops them
 OUTBOX_KINDS = ("campaign", "alert", "digest", "notice")
 BOUNCE_KINDS = ("hard", "soft", "complaint", "unknown")
 

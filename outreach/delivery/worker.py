@@ -509,7 +509,7 @@ class Worker:
 
         campaign = self.session.get(Campaign, campaign_id)
         try:
-            prepared = PreparedCampaign.prepare(self.session, campaign)
+            prepared = PreparedCampaign.prepare(self.session, campaign, for_delivery=True)
             factory = MessageFactory(
                 CampaignHeaders.for_campaign(campaign, self.app.config), self.app.config
             )

@@ -13,13 +13,12 @@ import html as html_lib
 import re
 
 from flask import current_app
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.routing import BuildError
 
 from outreach.campaigns.models import Campaign
-from outreach.core.database import is_postgresql, utcnow
+from outreach.core.database import insert_ignoring_conflicts, utcnow
 from outreach.core.urls import public_url
 from outreach.engagement.models import CampaignLink
 from outreach.engagement.tokens import TokenSigner
@@ -107,13 +106,7 @@ class Tracking:
             for url in self.urls
         ]
         table = CampaignLink.__table__
-        if is_postgresql(session.get_bind()):
-            statement = pg_insert(table).on_conflict_do_nothing(
-                index_elements=["campaign_id", "url"]
-            )
-        else:
-            statement = insert(table).prefix_with("OR IGNORE")
-        session.execute(statement, rows)
+        session.execute(insert_ignoring_conflicts(session, table, rows, ["campaign_id", "url"]))
         ids = dict(
             session.execute(
                 select(CampaignLink.url, CampaignLink.id).where(

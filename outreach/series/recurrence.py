@@ -125,10 +125,11 @@ def occurrences(
 
 def next_occurrence(rule: str, starts_on: date, zone: str, after: datetime) -> datetime | None:
     tz = ZoneInfo(zone)
-    local = _rule(rule, starts_on).after(after.astimezone(tz).replace(tzinfo=None))
+    parsed = _rule(rule, starts_on)
+    local = parsed.after(after.astimezone(tz).replace(tzinfo=None))
     while local is not None:
         moment = local.replace(tzinfo=tz).astimezone(UTC)
         if moment > after:
             return moment
-        local = _rule(rule, starts_on).after(local)
+        local = parsed.after(local)
     return None

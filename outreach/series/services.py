@@ -18,8 +18,6 @@ from email.message import EmailMessage
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from outreach.auth.models import User
@@ -28,7 +26,7 @@ from outreach.campaigns.models import Campaign, CampaignVariant
 from outreach.campaigns.services import create_campaign
 from outreach.campaigns.validation import variant_problems
 from outreach.contacts.models import LANGUAGES
-from outreach.core.database import is_postgresql, utcnow
+from outreach.core.database import insert_ignoring_conflicts, utcnow
 from outreach.core.errors import ServiceError
 from outreach.core.timezones import to_local
 from outreach.delivery.scheduler import register_job
@@ -166,24 +164,20 @@ def gather(session: Session, series: Series, occurrence: datetime, now: datetime
 
 def _claim(session: Session, series: Series, occurrence: datetime, now: datetime) -> int | None:
     """Insert the edition row; its id if this caller won the occurrence, else None."""
-    insert = pg_insert if is_postgresql(session.get_bind()) else sqlite_insert
-    stmt = (
-        insert(SeriesEdition.__table__)
-        .values(
-            series_id=series.id,
-            occurrence_at=occurrence,
-            status="skipped",
-            note="",
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["series_id", "occurrence_at"])
-        .returning(SeriesEdition.__table__.c.id)
-    )
-    return session.execute(stmt).scalar()
+    row = {
+        "series_id": series.id,
+        "occurrence_at": occurrence,
+        "status": "skipped",
+        "note": "",
+        "created_at": now,
+        "updated_at": now,
+    }
+    table = SeriesEdition.__table__
+    stmt = insert_ignoring_conflicts(session, table, [row], ["series_id", "occurrence_at"])
+    return session.execute(stmt.returning(table.c.id)).scalar()
 
 
-def notify_editors(series: Series, edition: SeriesEdition, session: Session) -> int:
+def notify_editors(series: Series, edition: SeriesEdition, session: Session) -> None:
     """Email each editor of the series that an edition waits for approval (sent after commit)."""
     when = f"{to_local(edition.occurrence_at):%A %d %B %Y at %H:%M} (Geneva time)"
     link = f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/series/{series.id}"
@@ -200,7 +194,6 @@ def notify_editors(series: Series, edition: SeriesEdition, session: Session) -> 
             f"and approve it: {link}\n\nIt is not sent until someone approves it.\n"
         )
         queue_after_commit(session, message)
-    return len(series.editors)
 
 
 def draft_edition(
@@ -272,10 +265,16 @@ def draft_due_editions(session: Session, now: datetime | None = None) -> SeriesR
     series_list = session.scalars(
         select(Series).options(selectinload(Series.segments), selectinload(Series.editors))
     ).all()
+    known = set(
+        session.execute(
+            select(SeriesEdition.series_id, SeriesEdition.occurrence_at).where(
+                SeriesEdition.occurrence_at >= now - GRACE
+            )
+        ).tuples()
+    )
     for series in series_list:
-        known = {e.occurrence_at for e in series.editions}
         for occurrence in due_occurrences(series, now):
-            if occurrence in known:
+            if (series.id, occurrence) in known:
                 continue
             edition = draft_edition(session, series, occurrence, now)
             if edition is not None:
@@ -323,7 +322,7 @@ def editions_awaiting_review(session: Session) -> list[SeriesEdition]:
     return list(
         session.scalars(
             select(SeriesEdition)
-            .options(selectinload(SeriesEdition.series), selectinload(SeriesEdition.campaign))
+            .options(selectinload(SeriesEdition.series))
             .join(Campaign, Campaign.id == SeriesEdition.campaign_id)
             .where(SeriesEdition.status == "awaiting_review", Campaign.status == "draft")
             .order_by(SeriesEdition.occurrence_at)

@@ -563,7 +563,7 @@ def erase_contact(session: Session, contact: Contact, meta: RequestMeta) -> str:
     and user agent, which are personal data too. Outbox rows and bounce records lose the address;
     messages not yet sent to it are skipped.
     """
-    from outreach.delivery.models import Bounce, OutboxMessage
+    from outreach.delivery.models import UNSENT, Bounce, OutboxMessage
 
     require_role("editor")
     digest = contact.email_hash
@@ -571,7 +571,7 @@ def erase_contact(session: Session, contact: Contact, meta: RequestMeta) -> str:
     audit_record(session, "contact.erase", "contact", contact.id, f"Erased contact #{contact.id}")
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.contact_id == contact.id, OutboxMessage.status == "queued")
+        .where(OutboxMessage.contact_id == contact.id, OutboxMessage.status.in_(UNSENT))
         .values(status="skipped", smtp_reply="contact erased")
     )
     session.execute(
